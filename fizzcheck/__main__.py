@@ -1,0 +1,3 @@
+from fizzcheck.cli import main
+
+raise SystemExit(main())

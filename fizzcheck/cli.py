@@ -1,0 +1,94 @@
+"""``fizzcheck`` command line (also ``python -m fizzcheck``).
+
+Every error is one line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from fizzcheck import __version__
+from fizzcheck.errors import FizzcheckError
+
+__all__ = ["main"]
+
+PROFILE_NAMES = ("dev", "ci", "thorough")
+DEVICE_NAMES = ("cpu", "cuda")
+DTYPE_NAMES = ("float32", "float64", "float16", "bfloat16")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _csv(known: Sequence[str], what: str):  # type: ignore[no-untyped-def]
+    def parse(raw: str) -> str:
+        parts = [p.strip() for p in raw.split(",") if p.strip()]
+        unknown = [p for p in parts if p not in known]
+        if not parts or unknown:
+            raise argparse.ArgumentTypeError(f"{what} {raw!r} is not a comma-separated list of {', '.join(known)}")
+        return ",".join(parts)
+
+    return parse
+
+
+def property_suite() -> Path:
+    """The ``properties/`` directory of this checkout (or of the current directory)."""
+    for candidate in (Path(__file__).resolve().parents[1] / "properties", Path.cwd() / "properties"):
+        if (candidate / "test_ops.py").is_file():
+            return candidate
+    raise FizzcheckError("cannot find the property suite (properties/): run fizzcheck from a fizzcheck checkout")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import pytest
+
+    suite = property_suite()
+    argv = [str(suite), "-q", f"--rootdir={suite.parent}", "-p", "no:cacheprovider"]
+    if args.profile:
+        argv.append(f"--hypothesis-profile={args.profile}")
+    if args.device:
+        argv.append(f"--fizzcheck-device={args.device}")
+    if args.dtype:
+        argv.append(f"--fizzcheck-dtype={args.dtype}")
+    argv.extend(args.pytest_args)
+    return int(pytest.main(argv))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="fizzcheck",
+        description="Check that PyTorch's training core computes what the maths says, and how fast.",
+    )
+    parser.add_argument("--version", action="version", version=f"fizzcheck {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    verify = commands.add_parser(
+        "verify",
+        help="run the property suite against torch and print the verification summary",
+        description="Run the property suite (properties/) with pytest and print a verification summary.",
+    )
+    verify.add_argument("--profile", choices=PROFILE_NAMES, help="Hypothesis profile (default: ci under CI, else dev)")
+    verify.add_argument("--device", type=_csv(DEVICE_NAMES, "device"), help="devices, e.g. cpu or cpu,cuda (default: all)")
+    verify.add_argument("--dtype", type=_csv(DTYPE_NAMES, "dtype"), help="dtypes, e.g. float32 (default: all)")
+    verify.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    verify.set_defaults(handler=_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.handler(args))
+    except FizzcheckError as exc:
+        print(f"fizzcheck: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,184 @@
+"""fizzcheck's pytest plugin (entry point ``pytest11: fizzcheck``).
+
+* Registers the Hypothesis profiles ``dev``, ``ci`` and ``thorough``; Hypothesis's own
+  ``--hypothesis-profile=NAME`` selects one, else ``$FIZZCHECK_PROFILE``, else ``ci`` when
+  ``$CI`` is set and ``dev`` otherwise.
+* Parametrises every test that takes ``device`` and/or ``dtype`` arguments over the devices
+  and dtypes chosen with ``--fizzcheck-device`` / ``--fizzcheck-dtype`` (or
+  ``$FIZZCHECK_DEVICES`` / ``$FIZZCHECK_DTYPES``); CUDA cases are skipped with a reason
+  when no GPU is visible.
+* Records, per test, the largest observed error / bound of its comparisons and prints a
+  verification summary at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from fizzcheck.dtypes import DTYPES, FLOAT_DTYPES
+
+__all__ = ["PROFILES", "default_profile"]
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # fast feedback while editing
+    "dev": {"max_examples": 20, "deadline": None},
+    # reproducible CI runs; the deadline allows torch's first-call cost (kernel loading,
+    # thread-pool start-up), which can take a second on a loaded 2-core machine
+    "ci": {"max_examples": 100, "derandomize": True, "deadline": timedelta(seconds=5)},
+    # before a release or after a torch upgrade
+    "thorough": {"max_examples": 1000, "deadline": None},
+}
+_COMMON: dict[str, Any] = {
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+for _name, _values in PROFILES.items():
+    settings.register_profile(_name, **_COMMON, **_values)
+settings.register_profile("ci-seeded", parent=settings.get_profile("ci"), derandomize=False)
+
+LOW_PRECISION = ("float16", "bfloat16")
+DEVICE_TYPES = ("cpu", "cuda")
+
+_RATIO_KEY = pytest.StashKey[float]()
+_DEVICES = pytest.StashKey[list[str]]()
+_DTYPES = pytest.StashKey[list[str]]()
+_PROFILE = pytest.StashKey[str]()
+
+
+def default_profile() -> str:
+    name = os.environ.get("FIZZCHECK_PROFILE")
+    if name:
+        return name
+    return "ci" if os.environ.get("CI") else "dev"
+
+
+def _split(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fizzcheck")
+    group.addoption(
+        "--fizzcheck-device",
+        default=None,
+        help="comma-separated devices to run on (cpu,cuda); default: all; env FIZZCHECK_DEVICES",
+    )
+    group.addoption(
+        "--fizzcheck-dtype",
+        default=None,
+        help="comma-separated dtypes (float32,float64; float16,bfloat16 run on CUDA); env FIZZCHECK_DTYPES",
+    )
+
+
+def _selected(config: pytest.Config, option: str, env: str, known: tuple[str, ...]) -> list[str] | None:
+    chosen = _split(config.getoption(option)) or _split(os.environ.get(env))
+    if chosen is None:
+        return None
+    unknown = [c for c in chosen if c not in known]
+    if unknown:
+        raise pytest.UsageError(f"--{option.replace('_', '-')}={','.join(chosen)}: unknown {unknown}; use {','.join(known)}")
+    return chosen
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "dtypes(*names): restrict the dtypes a property runs in")
+    devices = _selected(config, "fizzcheck_device", "FIZZCHECK_DEVICES", DEVICE_TYPES)
+    dtypes = _selected(config, "fizzcheck_dtype", "FIZZCHECK_DTYPES", tuple(DTYPES))
+    config.stash[_DEVICES] = devices or list(DEVICE_TYPES)
+    config.stash[_DTYPES] = dtypes or [*FLOAT_DTYPES, *LOW_PRECISION]
+
+    explicit = config.getoption("hypothesis_profile", default=None)
+    name = explicit or default_profile()
+    if name not in settings._profiles:  # noqa: SLF001 - Hypothesis has no public lookup
+        raise pytest.UsageError(f"Hypothesis profile {name!r} is not registered; use one of {sorted(PROFILES)}")
+    seeded = config.getoption("hypothesis_seed", default=None) is not None
+    if seeded and name == "ci":
+        # A seed must change the examples, which a derandomised profile would ignore.
+        name = "ci-seeded"
+    settings.load_profile(name)
+    config.stash[_PROFILE] = name
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (
+        f"fizzcheck: hypothesis profile={config.stash[_PROFILE]}, devices={','.join(config.stash[_DEVICES])}, "
+        f"dtypes={','.join(config.stash[_DTYPES])}"
+    )
+
+
+def _cuda_skip_reason() -> str | None:
+    from fizzcheck.tensors import cuda_skip_reason
+
+    return cuda_skip_reason()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    wants_device = "device" in metafunc.fixturenames
+    wants_dtype = "dtype" in metafunc.fixturenames
+    if not (wants_device or wants_dtype):
+        return
+    config = metafunc.config
+    marker = metafunc.definition.get_closest_marker("dtypes")
+    allowed = [d for d in config.stash[_DTYPES] if marker is None or d in marker.args]
+    devices = config.stash[_DEVICES] if wants_device else ["cpu"]
+    skip_cuda = _cuda_skip_reason() if "cuda" in devices else None
+    params = []
+    for device in devices:
+        marks = [pytest.mark.skip(reason=skip_cuda)] if device == "cuda" and skip_cuda else []
+        for dtype in allowed if wants_dtype else [None]:
+            if device == "cpu" and dtype in LOW_PRECISION:
+                continue  # half precisions are a CUDA feature in fizzcheck's matrix
+            values = tuple(v for v, wanted in ((device, wants_device), (dtype, wants_dtype)) if wanted)
+            ids = "-".join(str(v) for v in values)
+            params.append(pytest.param(*values, marks=marks, id=ids))
+    names = ",".join(n for n, wanted in (("device", wants_device), ("dtype", wants_dtype)) if wanted)
+    metafunc.parametrize(names, params)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    from fizzcheck import tolerance
+
+    worst = [0.0]
+
+    def record(comparison: tolerance.Comparison) -> None:
+        worst[0] = max(worst[0], comparison.ratio)
+
+    with tolerance.observe(record):
+        try:
+            return (yield)
+        finally:
+            item.stash[_RATIO_KEY] = worst[0]
+            item.user_properties.append(("max_error_ratio", worst[0]))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    rows = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when != "call":
+                continue
+            ratio = dict(report.user_properties).get("max_error_ratio")
+            if ratio is not None and ratio > 0:
+                rows.append((report.nodeid, outcome, ratio))
+    if not rows:
+        return
+    terminalreporter.section("fizzcheck verification summary")
+    terminalreporter.write_line(f"{'property':<72} {'outcome':<8} {'max error/bound':>15}")
+    for nodeid, outcome, ratio in sorted(rows):
+        terminalreporter.write_line(f"{nodeid[-72:]:<72} {outcome:<8} {ratio:>15.3g}")
+    failed = sum(1 for r in rows if r[1] == "failed")
+    verdict = "FAIL" if failed else "PASS"
+    closest = max(r[2] for r in rows if r[1] == "passed") if failed < len(rows) else float("nan")
+    terminalreporter.write_line(
+        f"verdict: {verdict} — {len(rows) - failed} of {len(rows)} compared properties within their error bounds; "
+        f"closest to the edge among passes: {closest:.3g} of the bound"
+    )
