@@ -12,7 +12,7 @@ import numpy as np
 
 from fizzcheck.errors import InvalidArgument
 
-__all__ = ["DTYPES", "DTypeInfo", "FLOAT_DTYPES", "dtype_info", "round_to"]
+__all__ = ["DTYPES", "FLOAT_DTYPES", "DTypeInfo", "dtype_info", "round_to"]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["INLINE_LIMIT", "reproducer_dir", "render", "run_check"]
+__all__ = ["INLINE_LIMIT", "render", "reproducer_dir", "run_check"]
 
 INLINE_LIMIT = 64
 """Arrays with more elements than this are saved to a ``.npz`` file instead of inlined."""

@@ -343,7 +343,9 @@ def _reduction_bound(per_item: Array, per_item_bound: Array, reduction: str, p: 
     total = np.sum(per_item_bound) + p.acc(n, p.u) * np.sum(np.abs(per_item))
     if reduction == "sum":
         return total + p.floor
-    return (total / n + p.u * abs(np.sum(per_item) / n) + p.floor) if n else np.float64(0.0)
+    if not n:  # the mean of nothing is NaN, compared by position; no bound is needed
+        return np.zeros(())
+    return np.asarray(total / n + p.u * abs(np.sum(per_item) / n) + p.floor)
 
 
 def cross_entropy_bound(logits: Array, target: Array, reduction: str = "mean", *, dtype: str) -> Array:
@@ -467,8 +469,8 @@ def compare(actual: Any, expected: Any, *, bound: Any, op: str) -> Comparison:
         raise FizzcheckError(f"bound for {op} is negative or NaN at a finite position: a fizzcheck bug")
     if not finite.any():
         return Comparison(op, 0.0, None, math.nan, math.nan, math.nan)
-    err = np.where(finite, np.abs(got - want), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.where(finite, np.abs(got - want), 0.0)
         ratios = np.where(err == 0, 0.0, err / np.where(finite, allowed, 1.0))
     idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratios)), ratios.shape))
     return Comparison(op, float(ratios[idx]), idx, float(got[idx]), float(want[idx]), float(allowed[idx]))

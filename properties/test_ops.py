@@ -301,11 +301,15 @@ def test_mse_warns_when_broadcasting_changes_the_value(device, loss):
 
 
 def test_cross_entropy_rejects_out_of_range_class(device):
-    logits = torch.zeros(2, 3, device=device)
-    with pytest.raises((IndexError, RuntimeError)):
-        F.cross_entropy(logits, torch.tensor([0, 3], device=device))
+    logits, target = torch.zeros(2, 3, device=device), torch.tensor([0, 3], device=device)
+
+    def call() -> None:
+        F.cross_entropy(logits, target)
         if device == "cuda":  # device-side asserts surface on the next synchronisation
             torch.cuda.synchronize()
+
+    with pytest.raises((IndexError, RuntimeError)):
+        call()
 
 
 def test_softmax_rejects_out_of_range_dim(device):

@@ -122,8 +122,8 @@ def linear_vjp(x: Array, w: Array, b: Array | None, g: Array) -> tuple[Array, Ar
 def sigmoid(x: Array) -> Array:
     """1 / (1 + e^-x), evaluated so that neither branch overflows or cancels."""
     x = _f64(x)
-    with np.errstate(over="ignore", invalid="ignore"):
-        e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+    with np.errstate(under="ignore"):  # e^-|x| may underflow to 0: that is the correct rounding
+        e = np.exp(-np.abs(x))  # in [0, 1]: never overflows
         positive = 1.0 / (1.0 + e)
         return np.where(x >= 0, positive, e / (1.0 + e))  # NaN in, NaN out (via e)
 

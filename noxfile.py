@@ -1,0 +1,65 @@
+"""Every fizzcheck workflow is a nox session: `nox -l` lists them.
+
+torch is pinned through constraints.txt (torch==2.13.0, the CPU build); set
+FIZZCHECK_TORCH=2.14.1 (any version pip can install) to run a session against another torch.
+Install torch with pip, not uv: uv ignores the locally provided wheel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PYTHON = ["3.11"] if os.environ.get("CI") else None  # CI uses the pinned interpreter; locally the current one
+
+
+def _constraints(session: nox.Session) -> str:
+    """Path of a constraints file: the repository's, or one pinning $FIZZCHECK_TORCH."""
+    override = os.environ.get("FIZZCHECK_TORCH")
+    if not override:
+        return str(ROOT / "constraints.txt")
+    path = Path(session.create_tmp()) / "constraints-override.txt"
+    path.write_text(f"torch=={override}\n")
+    session.log(f"testing against torch=={override} (FIZZCHECK_TORCH)")
+    return str(path)
+
+
+def _install(session: nox.Session, *extras: str) -> None:
+    session.install("-c", _constraints(session), "-e", f".[{','.join(extras)}]" if extras else ".")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """fizzcheck's own tests plus the whole property suite at the `ci` Hypothesis profile."""
+    _install(session)
+    session.env.setdefault("FIZZCHECK_PROFILE", "ci")
+    session.run("pytest", "tests", "properties", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def verify(session: nox.Session) -> None:
+    """The main job: run the property suite against torch and print the verification verdict."""
+    _install(session)
+    session.run("fizzcheck", "verify", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over the whole project."""
+    session.install("ruff")
+    session.run("ruff", "check", ".", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy over the fizzcheck package."""
+    _install(session)
+    session.install("mypy", "pandas-stubs")
+    session.run("mypy", *session.posargs)

@@ -1,0 +1,241 @@
+"""The tolerance model in both directions: tight enough to catch faults, never failing correct torch.
+
+Faults are injected into a *copy* of the computation (rounded inputs, a float32 detour,
+perturbed outputs), never into torch globally.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fizzcheck.strategies as fst
+import fizzcheck.tolerance as ftol
+from fizzcheck.dtypes import dtype_info, round_to
+from fizzcheck.errors import BoundExceeded
+from fizzcheck.reference import ops as ref
+from fizzcheck.tensors import to_numpy
+
+U32 = dtype_info("float32").unit_roundoff
+REDUCTION_SIZES = (1, 2, 3, 16, 64, 100, 128, 257, 300, 512, 1024)
+DISTRIBUTIONS = {
+    "normal": lambda rng, shape: rng.normal(size=shape),
+    "uniform": lambda rng, shape: rng.uniform(-1.0, 1.0, shape),
+    "positive": lambda rng, shape: rng.uniform(0.0, 1.0, shape),
+}
+
+
+def tf32_round(values: np.ndarray) -> np.ndarray:
+    """Round float32 values to TF32's 10 stored mantissa bits (nearest-even), as float64."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0xFFF + ((bits >> 13) & 1)) >> 13 << 13).astype(np.uint32)
+    return rounded.view(np.float32).astype(np.float64)
+
+
+def _operands(dist: str, k: int, dtype: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed + k)
+    draw = DISTRIBUTIONS[dist]
+    return round_to(draw(rng, (8, k)), dtype), round_to(draw(rng, (k, 8)), dtype)
+
+
+def _matmul_ratio(out, a, b, dtype):
+    return ftol.compare(out, ref.matmul(a, b), bound=ftol.matmul_bound(a, b, dtype=dtype), op="matmul").ratio
+
+
+# --- accumulation factors -------------------------------------------------------------
+
+
+def test_gamma_is_the_textbook_constant():
+    assert ftol.gamma(3, 2.0**-24) == pytest.approx(3 * 2.0**-24 / (1 - 3 * 2.0**-24), rel=1e-15)
+    assert ftol.gamma(0, 2.0**-24) == 0.0
+    assert math.isinf(ftol.gamma(2**11, 2.0**-11))
+
+
+def test_probabilistic_factor_only_helps_past_lambda_squared():
+    u = 2.0**-24
+    for k in (1, 10, 50, 99):  # below lam² = 100 the deterministic γ_k is the smaller
+        assert ftol.accumulation_factor(k, u) == ftol.gamma(k, u)
+    for k in (200, 1000, 10_000):
+        assert ftol.accumulation_factor(k, u) < ftol.gamma(k, u)
+        assert ftol.accumulation_factor(k, u) == pytest.approx(ftol.LAMBDA * math.sqrt(k) * u, rel=1e-3)
+
+
+# --- correct torch never fails --------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dist", sorted(DISTRIBUTIONS))
+def test_correct_torch_matmul_passes_at_every_size(dist, dtype):
+    for k in REDUCTION_SIZES:
+        a, b = _operands(dist, k, dtype)
+        out = torch.matmul(torch.tensor(a, dtype=getattr(torch, dtype)), torch.tensor(b, dtype=getattr(torch, dtype)))
+        assert _matmul_ratio(out, a, b, dtype) <= 1.0, f"k={k}"
+
+
+# --- faults must fail -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dist", sorted(DISTRIBUTIONS))
+def test_tf32_rounded_inputs_fail_float32_matmul(dist):
+    """A float32 matmul whose inputs were rounded to 10 mantissa bits (TF32) is caught.
+
+    Detection needs the TF32 error (≈ 2^-11 √k) to beat the bound (≈ λ √k 2^-24 for
+    k > 100): it holds for every reduction length up to ~2000, past what the strategies
+    draw (MAX_SIDE = 300).
+    """
+    for k in REDUCTION_SIZES:
+        a, b = _operands(dist, k, "float32")
+        faulty = torch.tensor(tf32_round(a), dtype=torch.float32) @ torch.tensor(tf32_round(b), dtype=torch.float32)
+        assert _matmul_ratio(faulty, a, b, "float32") > 1.0, f"TF32 not detected at k={k}"
+
+
+def test_float64_matmul_done_in_float32_fails():
+    for k in REDUCTION_SIZES:
+        a, b = _operands("normal", k, "float64")
+        detour = (torch.tensor(a).float() @ torch.tensor(b).float()).double()
+        assert detour.dtype == torch.float64
+        assert _matmul_ratio(detour, a, b, "float64") > 1.0, f"float32 detour not detected at k={k}"
+
+
+def _perturb_ulps(values: torch.Tensor, ulps: float, dtype: str) -> torch.Tensor:
+    """values × (1 + ulps · 2u) in float64: `ulps` units in the last place of `dtype`, relative."""
+    return values.double() * (1.0 + 2.0 * dtype_info(dtype).unit_roundoff * ulps)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_elementwise_off_by_tens_of_ulps_fails(dtype):
+    rng = np.random.default_rng(11)
+    x = round_to(rng.normal(scale=4.0, size=1000), dtype)
+    t = torch.tensor(x, dtype=getattr(torch, dtype))
+    bound = ftol.sigmoid_bound(x, dtype=dtype)
+    expected = ref.sigmoid(x)
+    correct = ftol.compare(torch.sigmoid(t), expected, bound=bound, op="sigmoid")
+    one_ulp = ftol.compare(_perturb_ulps(torch.sigmoid(t), 1.0, dtype), expected, bound=bound, op="sigmoid")
+    twenty_ulps = ftol.compare(_perturb_ulps(torch.sigmoid(t), 20.0, dtype), expected, bound=bound, op="sigmoid")
+    assert correct.ok
+    assert one_ulp.ok, "one ulp is within any correctly rounded implementation's reach"
+    assert not twenty_ulps.ok, f"20 ulps must fail, got ratio {twenty_ulps.ratio}"
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_off_by_tens_of_ulps_fails(op):
+    rng = np.random.default_rng(12)
+    x = round_to(rng.normal(size=(50, 10)), "float32")
+    t = torch.tensor(x, dtype=torch.float32)
+    out = getattr(torch, op)(t, -1).double()
+    bound = getattr(ftol, f"{op}_bound")(x, -1, dtype="float32")
+    expected = getattr(ref, op)(x, -1)
+    assert ftol.compare(out, expected, bound=bound, op=op).ok
+    # softmax is bounded relatively; log_softmax absolutely, so shift it by 32 ulps at |out| ~ 2
+    faulty = _perturb_ulps(out, 32.0, "float32") if op == "softmax" else out + 32 * 2 * U32 * 2.0
+    assert not ftol.compare(faulty, expected, bound=bound, op=op).ok
+
+
+def test_sigmoid_backward_with_wrong_derivative_fails():
+    rng = np.random.default_rng(13)
+    x = round_to(rng.normal(size=200), "float32")
+    g = round_to(rng.normal(size=200), "float32")
+    t = torch.tensor(x, requires_grad=True, dtype=torch.float32)
+    (good,) = torch.autograd.grad(torch.sigmoid(t), t, torch.tensor(g, dtype=torch.float32))
+    (bound,) = ftol.sigmoid_vjp_bound(x, g, dtype="float32")
+    (expected,) = ref.sigmoid_vjp(x, g)
+    assert ftol.compare(good, expected, bound=bound, op="sigmoid grad").ok
+    y = torch.sigmoid(torch.tensor(x, dtype=torch.float32))
+    wrong = torch.tensor(g, dtype=torch.float32) * y  # forgot the (1 - y) factor
+    assert not ftol.compare(wrong, expected, bound=bound, op="sigmoid grad").ok
+
+
+@pytest.mark.parametrize("reduction", ref.REDUCTIONS)
+def test_loss_with_wrong_reduction_fails(reduction):
+    rng = np.random.default_rng(14)
+    x, target = round_to(rng.normal(size=(6, 5)), "float32"), round_to(rng.normal(size=(6, 5)), "float32")
+    wrong = {"none": "sum", "mean": "sum", "sum": "mean"}[reduction]
+    out = F.mse_loss(torch.tensor(x, dtype=torch.float32), torch.tensor(target, dtype=torch.float32), reduction=wrong)
+    bound = ftol.mse_bound(x, target, reduction, dtype="float32")
+    assert not ftol.compare(out, ref.mse(x, target, reduction), bound=bound, op="mse").ok
+
+
+# --- comparison mechanics -------------------------------------------------------------
+
+
+def test_nonfinite_positions_must_match_exactly():
+    expected = np.array([1.0, np.nan, np.inf, -np.inf])
+    bound = np.full(4, 1e9)  # a huge bound must not hide a NaN/Inf mismatch
+    assert ftol.compare(expected.copy(), expected, bound=bound, op="id").ok
+    for wrong in ([1.0, 0.0, np.inf, -np.inf], [1.0, np.nan, -np.inf, -np.inf], [np.nan, np.nan, np.inf, -np.inf]):
+        assert not ftol.compare(np.array(wrong), expected, bound=bound, op="id").ok
+
+
+def test_ratio_is_error_over_bound_at_the_worst_element():
+    result = ftol.compare(np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), bound=np.array([1.0, 1.0, 0.1]), op="id")
+    assert result.ratio == pytest.approx(0.5)
+    assert result.index == (1,)
+    assert result.ok
+
+
+def test_zero_bound_demands_exact_equality():
+    assert ftol.compare(np.zeros(3), np.zeros(3), bound=0.0, op="id").ratio == 0.0
+    assert math.isinf(ftol.compare(np.array([0.0, 1e-300]), np.zeros(2), bound=0.0, op="id").ratio)
+
+
+def test_assert_close_message_names_value_expectation_bound_and_op():
+    with pytest.raises(BoundExceeded, match=r"out\[1\]=2\.5, but should be 2\.0 within bound 0\.1 \(error/bound=5\) \[my_op\]"):
+        ftol.assert_close(np.array([1.0, 2.5]), np.array([1.0, 2.0]), bound=0.1, op="my_op")
+
+
+def test_assert_close_checks_shape_and_dtype():
+    with pytest.raises(BoundExceeded, match=r"out.shape=\(2,\), but should be \(3,\)"):
+        ftol.assert_close(np.zeros(2), np.zeros(3), bound=1.0, op="id")
+    with pytest.raises(BoundExceeded, match=r"out\.dtype=float32, but should be float64"):
+        ftol.assert_close(torch.zeros(2), np.zeros(2), bound=1.0, op="id", dtype="float64")
+
+
+def test_observers_see_every_comparison():
+    seen = []
+    with ftol.observe(seen.append):
+        ftol.assert_close(np.ones(2), np.ones(2), bound=1.0, op="a")
+        with pytest.raises(BoundExceeded):
+            ftol.assert_close(np.ones(2), np.zeros(2), bound=0.5, op="b")
+    assert [(c.op, c.ok) for c in seen] == [("a", True), ("b", False)]
+
+
+# --- every bound is a finite, non-negative number for the inputs the strategies draw --
+
+
+@given(data=st.data())
+def test_bounds_are_finite_and_non_negative(data):
+    dtype = data.draw(fst.dtypes(), label="dtype")
+    shape = data.draw(fst.shapes(min_dims=2, max_dims=2, max_side=40), label="shape")
+    x = data.draw(fst.arrays(shape, dtype=dtype, max_magnitude=2.0e4, extremes=fst.SATURATING_LOGITS), label="x")
+    g = data.draw(fst.arrays(shape, dtype=dtype, max_magnitude=16.0), label="g")
+    target = data.draw(fst.class_targets(shape[:-1], shape[-1]), label="target")
+    bounds = [
+        ftol.sigmoid_bound(x, dtype=dtype),
+        *ftol.sigmoid_vjp_bound(x, g, dtype=dtype),
+        ftol.softmax_bound(x, -1, dtype=dtype),
+        *ftol.softmax_vjp_bound(x, g, 0, dtype=dtype),
+        ftol.log_softmax_bound(x, 0, dtype=dtype),
+        *ftol.log_softmax_vjp_bound(x, g, -1, dtype=dtype),
+        ftol.cross_entropy_bound(x, target, "mean", dtype=dtype),
+        *ftol.cross_entropy_vjp_bound(x, target, g[:, 0], "none", dtype=dtype),
+        ftol.mse_bound(x, g, "sum", dtype=dtype),
+        *ftol.mse_vjp_bound(x, g, np.float64(1.0), "mean", dtype=dtype),
+        ftol.matmul_bound(x, x.T, dtype=dtype),
+        *ftol.matmul_vjp_bound(x, x.T, x @ x.T, dtype=dtype),
+    ]
+    for bound in bounds:
+        assert np.all(np.isfinite(bound))
+        assert np.all(bound >= 0)
+
+
+def test_to_numpy_is_exact_for_every_dtype():
+    for name in ("float64", "float32", "float16", "bfloat16"):
+        values = round_to(np.array([1.0 / 3.0, -2.5e-3, 7.0]), name)
+        t = torch.tensor(values, dtype=getattr(torch, name))
+        np.testing.assert_array_equal(to_numpy(t), values)
