@@ -7,21 +7,23 @@
   and dtypes chosen with ``--fizzcheck-device`` / ``--fizzcheck-dtype`` (or
   ``$FIZZCHECK_DEVICES`` / ``$FIZZCHECK_DTYPES``); CUDA cases are skipped with a reason
   when no GPU is visible.
-* Records, per test, the largest observed error / bound of its comparisons and prints a
-  verification summary at the end of the run.
+* Records, per test, the outcome, examples run and largest observed error / bound (see
+  ``fizzcheck.results``), prints a verification summary, and with
+  ``--fizzcheck-results=PATH`` writes them as JSON (``docs/results-schema.md``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from fizzcheck.dtypes import DTYPES, FLOAT_DTYPES
+from fizzcheck.results import PropertyRecorder
 
 __all__ = ["PROFILES", "default_profile"]
 
@@ -75,6 +77,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="comma-separated dtypes (float32,float64; float16,bfloat16 run on CUDA); env FIZZCHECK_DTYPES",
     )
+    group.addoption(
+        "--fizzcheck-results",
+        default=None,
+        metavar="PATH",
+        help="write property results as JSON to PATH (a new file), or into a new file in PATH if it is a directory",
+    )
 
 
 def _selected(config: pytest.Config, option: str, env: str, known: tuple[str, ...]) -> list[str] | None:
@@ -105,6 +113,14 @@ def pytest_configure(config: pytest.Config) -> None:
         name = "ci-seeded"
     settings.load_profile(name)
     config.stash[_PROFILE] = name
+
+    results = config.getoption("fizzcheck_results")
+    destination = Path(results) if results else None
+    if results and (results.endswith(("/", os.sep)) or Path(results).is_dir()):
+        destination = Path(results) / "properties-{run_id}.json"
+    elif destination is not None and destination.is_file():
+        raise pytest.UsageError(f"--fizzcheck-results={results}: file exists; fizzcheck never overwrites results")
+    config.pluginmanager.register(PropertyRecorder(config, destination, name), "fizzcheck-results")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -147,51 +163,3 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             params.append(pytest.param(*values, marks=marks, id=ids))
     names = ",".join(n for n, wanted in (("device", wants_device), ("dtype", wants_dtype)) if wanted)
     metafunc.parametrize(names, params)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    from fizzcheck import tolerance
-
-    # The largest ratio among comparisons that held is how close a passing property ran to
-    # its bound; a failing one reports its largest ratio overall. (Self-tests that provoke a
-    # failing comparison on purpose and catch it still pass with the ratio of those that held.)
-    worst_ok, worst_any = [0.0], [0.0]
-
-    def record(comparison: tolerance.Comparison) -> None:
-        worst_any[0] = max(worst_any[0], comparison.ratio)
-        if comparison.ok:
-            worst_ok[0] = max(worst_ok[0], comparison.ratio)
-
-    with tolerance.observe(record):
-        try:
-            result = yield
-        except BaseException:
-            item.user_properties.append(("max_error_ratio", worst_any[0]))
-            raise
-        item.user_properties.append(("max_error_ratio", worst_ok[0]))
-        return result
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    rows = []
-    for outcome in ("passed", "failed"):
-        for report in terminalreporter.stats.get(outcome, []):
-            if report.when != "call":
-                continue
-            ratio = dict(report.user_properties).get("max_error_ratio")
-            if ratio is not None and ratio > 0:
-                rows.append((report.nodeid, outcome, ratio))
-    if not rows:
-        return
-    terminalreporter.section("fizzcheck verification summary")
-    terminalreporter.write_line(f"{'property':<72} {'outcome':<8} {'max error/bound':>15}")
-    for nodeid, outcome, ratio in sorted(rows):
-        terminalreporter.write_line(f"{nodeid[-72:]:<72} {outcome:<8} {ratio:>15.3g}")
-    failed = sum(1 for r in rows if r[1] == "failed")
-    verdict = "FAIL" if failed else "PASS"
-    closest = max(r[2] for r in rows if r[1] == "passed") if failed < len(rows) else float("nan")
-    terminalreporter.write_line(
-        f"verdict: {verdict} — {len(rows) - failed} of {len(rows)} compared properties within their error bounds; "
-        f"closest to the edge among passes: {closest:.3g} of the bound"
-    )

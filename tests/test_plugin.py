@@ -85,3 +85,53 @@ def test_failure_carries_reproducer_and_summary(pytester):
             "*verdict: FAIL*",
         ]
     )
+
+
+def test_results_json_records_outcomes_examples_ratio_and_reproducer(pytester):
+    import json
+
+    pytester.makepyfile(
+        PROPERTY.replace("SHIFT", "0.0005")
+        + '''
+from hypothesis import given, strategies as st
+
+@given(n=st.integers())
+def test_counted(dtype, n):
+    check_identity(x=np.zeros(2), shift=0.0)
+
+def test_broken(device):
+    run_check(check_identity, x=np.arange(3.0), shift=1.0)
+'''
+    )
+    out = pytester.path / "results"
+    result = pytester.runpytest("--fizzcheck-dtype=float64", f"--fizzcheck-results={out}/", "--hypothesis-profile=dev")
+    result.assert_outcomes(passed=2, failed=1, skipped=2)  # the two cuda cases
+    (path,) = out.glob("properties-*.json")
+    payload = json.loads(path.read_text())
+    assert payload["fizzcheck_schema"] == 1
+    assert payload["kind"] == "properties"
+    assert payload["machine"]["torch_version"] == torch.__version__
+    rows = {row["nodeid"].split("::")[1]: row for row in payload["properties"]}
+    identity = rows["test_identity[cpu-float64]"]
+    assert identity["outcome"] == "passed"
+    assert identity["max_error_ratio"] == pytest.approx(0.5)
+    assert (identity["device"], identity["dtype"], identity["examples"]) == ("cpu", "float64", None)
+    assert rows["test_counted[float64]"]["examples"] >= 20
+    broken = rows["test_broken[cpu]"]
+    assert broken["outcome"] == "failed"
+    assert broken["max_error_ratio"] == pytest.approx(1000.0)
+    assert "check_identity(x=x, shift=shift)" in broken["reproducer"]
+    assert broken["message"].startswith("BoundExceeded: out[0]=1.0")
+    if not torch.cuda.is_available():
+        assert rows["test_identity[cuda-float64]"]["outcome"] == "skipped"
+        assert "CUDA not available" in rows["test_identity[cuda-float64]"]["skip_reason"]
+
+
+def test_results_file_is_never_overwritten(pytester):
+    pytester.makepyfile(PROPERTY.replace("SHIFT", "0.0"))
+    existing = pytester.path / "old.json"
+    existing.write_text("keep me")
+    result = pytester.runpytest(f"--fizzcheck-results={existing}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "never overwrites" in result.stderr.str()
+    assert existing.read_text() == "keep me"

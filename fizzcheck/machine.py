@@ -1,0 +1,111 @@
+"""Who ran this: the machine block shared by property and benchmark result files.
+
+See ``docs/results-schema.md``. torch is imported only inside :func:`machine_block`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import secrets
+import socket
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "cpu_model", "machine_block", "new_run_id", "torch_build"]
+
+SCHEMA_VERSION = 1
+"""Version of the result-file schema this fizzcheck writes (and the newest it reads)."""
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """UTC timestamp plus 4 random hex digits: sorts by time, unique per run."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _physical_cores() -> int | None:
+    try:
+        with open("/proc/cpuinfo") as info:
+            pairs = set()
+            physical = core = None
+            for line in info:
+                if line.startswith("physical id"):
+                    physical = line.split(":", 1)[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":", 1)[1].strip()
+                elif not line.strip() and core is not None:
+                    pairs.add((physical, core))
+                    physical = core = None
+            if core is not None:
+                pairs.add((physical, core))
+            return len(pairs) or None
+    except OSError:
+        return None
+
+
+def torch_build() -> dict[str, Any]:
+    """CUDA/cuDNN versions and the BLAS torch was built with."""
+    import torch
+
+    config = torch.__config__.show()
+    blas = next((name for name in ("MKL", "OpenBLAS", "BLIS", "Accelerate") if name.lower() in config.lower()), None)
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {
+        "cuda": torch.version.cuda,
+        "cudnn": cudnn,
+        "blas": blas,
+        "mkl": bool(torch.backends.mkl.is_available()),
+        "openmp": bool(torch.backends.openmp.is_available()),
+    }
+
+
+def _gpu() -> dict[str, Any] | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return {"name": props.name, "memory_bytes": int(props.total_memory), "capability": f"{props.major}.{props.minor}"}
+
+
+@cache
+def _static_block() -> dict[str, Any]:
+    import numpy
+    import torch
+
+    gpu = _gpu()
+    cpu = cpu_model()
+    identity = "|".join([platform.node(), cpu, str(os.cpu_count()), gpu["name"] if gpu else ""])
+    return {
+        "machine_id": hashlib.sha256(identity.encode()).hexdigest()[:16],
+        "hostname": socket.gethostname(),
+        "cpu_model": cpu,
+        "cores_physical": _physical_cores(),
+        "cores_logical": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "torch_version": torch.__version__,
+        "torch_build": torch_build(),
+        "gpu": gpu,
+    }
+
+
+def machine_block() -> dict[str, Any]:
+    """The machine block of ``docs/results-schema.md`` (thread count read now, it is settable)."""
+    import torch
+
+    return {**_static_block(), "torch_threads": torch.get_num_threads()}
