@@ -50,6 +50,13 @@ def verify(session: nox.Session) -> None:
     session.run("fizzcheck", "verify", *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: `nox -s bench -- quick` (≤ 5 min) or `-- full`; a new JSON under reports/bench/."""
+    _install(session)
+    session.run("fizzcheck", "bench", *(session.posargs or ["quick"]))
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over the whole project."""

@@ -6,6 +6,7 @@ Every error is one line on stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,9 @@ from fizzcheck import __version__
 from fizzcheck.errors import FizzcheckError
 
 __all__ = ["main"]
+
+COMMAND_MODULES = ("fizzcheck.bench.cli",)
+"""Modules that add subcommands through ``register(commands)``."""
 
 PROFILE_NAMES = ("dev", "ci", "thorough")
 DEVICE_NAMES = ("cpu", "cuda")
@@ -77,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--dtype", type=_csv(DTYPE_NAMES, "dtype"), help="dtypes, e.g. float32 (default: all)")
     verify.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     verify.set_defaults(handler=_verify)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 

@@ -1,0 +1,67 @@
+"""This machine's ceilings, measured in each run: large-matmul GFLOP/s and copy GB/s.
+
+The peak a case is compared with is what *this* torch build reaches on *this* machine for a
+large, BLAS-friendly problem — not a datasheet number — so "% of peak" says how much of the
+achievable throughput a case gets.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from fizzcheck.tensors import torch_dtype
+
+__all__ = ["measure_peaks", "time_best"]
+
+MATMUL_SIDE = {"quick": 1024, "full": 2048}
+COPY_BYTES = {"quick": 32 * 2**20, "full": 128 * 2**20}
+REPEATS = 5
+
+
+def time_best(fn: Any, device: str, repeats: int = REPEATS) -> float:
+    """Best wall time of ``repeats`` calls after one warm-up; CUDA timed with events."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            best = min(best, start.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _matmul_gflops(device: str, dtype: str, side: int) -> float:
+    a = torch.rand(side, side, device=device, dtype=torch_dtype(dtype))
+    b = torch.rand(side, side, device=device, dtype=torch_dtype(dtype))
+    seconds = time_best(lambda: torch.matmul(a, b), device)
+    return 2.0 * side**3 / seconds / 1e9
+
+
+def _copy_gbps(device: str, nbytes: int) -> float:
+    src = torch.empty(nbytes // 4, device=device, dtype=torch.float32).fill_(1.0)
+    dst = torch.empty_like(src)
+    seconds = time_best(lambda: dst.copy_(src), device)
+    return 2.0 * nbytes / seconds / 1e9  # every byte read once and written once
+
+
+def measure_peaks(devices: tuple[str, ...], *, mode: str = "quick") -> dict[str, Any]:
+    peaks: dict[str, Any] = {}
+    for device in devices:
+        dtypes = ("float32", "float64") + (("float16", "bfloat16") if device == "cuda" else ())
+        side = MATMUL_SIDE[mode] if device == "cpu" else 8192
+        peaks[device] = {
+            "matmul_gflops": {dtype: round(_matmul_gflops(device, dtype, side), 3) for dtype in dtypes},
+            "copy_gbps": round(_copy_gbps(device, COPY_BYTES[mode] if device == "cpu" else 2**30), 3),
+            "matmul_side": side,
+        }
+    return peaks

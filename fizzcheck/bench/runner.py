@@ -1,0 +1,98 @@
+"""From a registry entry to a checked, ready-to-time callable, and the numbers derived after timing.
+
+Correctness before speed: :func:`prepare` runs the implementation once and compares every
+output with the numpy reference within the tolerance bounds; a wrong computation raises
+:class:`~fizzcheck.errors.BoundExceeded` and is never timed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+import fizzcheck.tolerance as ftol
+from fizzcheck.bench.registry import CaseParams, Prepared, get_case
+from fizzcheck.dtypes import round_to
+from fizzcheck.machine import SCHEMA_VERSION
+
+__all__ = ["NOISE_LIMIT", "NOISE_MIN_MEDIAN_S", "derived_metrics", "extra_info", "make_inputs", "prepare"]
+
+NOISE_LIMIT = 0.05
+"""A case whose IQR / median exceeds this is flagged ``noisy`` …"""
+NOISE_MIN_MEDIAN_S = 50e-6
+"""… if its median is at least 50 µs (below that, timer resolution dominates the spread)."""
+
+_ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
+
+
+def make_inputs(params: CaseParams) -> dict[str, np.ndarray]:
+    """The case's inputs, seeded by (case, size) so every implementation gets the same values,
+    with floating inputs rounded to the benchmark's dtype."""
+    case = get_case(params.case)
+    seed = int.from_bytes(hashlib.sha256(f"{params.case}/{params.size}".encode()).digest()[:4], "little")
+    raw = case.make_inputs(case.size(params.size).params, np.random.default_rng(seed))
+    return {k: (round_to(v, params.dtype) if np.issubdtype(v.dtype, np.floating) else v) for k, v in raw.items()}
+
+
+def prepare(params: CaseParams) -> tuple[Prepared, dict[str, float]]:
+    """Build the implementation (may raise ``Unavailable``) and check it; returns the prepared
+    callable and each output's error / bound ratio."""
+    case = get_case(params.case)
+    impl = case.implementation(params.implementation)
+    inputs = make_inputs(params)
+    prepared = impl.build(case.size(params.size).params, inputs, params.device, params.dtype)
+    ratios: dict[str, float] = {}
+    if params.implementation == "numpy_reference":
+        return prepared, ratios  # the reference is the yardstick itself
+    got = prepared.outputs(prepared.run())
+    expected = case.reference(inputs)
+    bounds = case.bounds(inputs, params.dtype)
+    for name, want in expected.items():
+        result = ftol.assert_close(
+            got[name], want, bound=bounds[name], op=f"{params.id} {name}", dtype=params.dtype
+        )
+        ratios[name] = result.ratio
+    return prepared, ratios
+
+
+def extra_info(params: CaseParams, prepared: Prepared, ratios: dict[str, float], threads: int) -> dict[str, Any]:
+    case = get_case(params.case)
+    size = case.size(params.size).params
+    return {
+        "fizzcheck_schema": SCHEMA_VERSION,
+        "case": params.case,
+        "implementation": params.implementation,
+        "device": params.device,
+        "dtype": params.dtype,
+        "size": params.size,
+        "size_params": dict(size),
+        "flops": int(case.flops(size)),
+        "bytes": int(case.bytes_moved(size, _ITEMSIZE[params.dtype])),
+        "threads": threads,
+        "compile_s": prepared.compile_s,
+        "max_error_ratio": max(ratios.values()) if ratios else None,
+    }
+
+
+def derived_metrics(extra: dict[str, Any], stats: dict[str, Any], peaks: dict[str, Any] | None) -> dict[str, Any]:
+    """Achieved GFLOP/s and GB/s from the median, % of the measured peaks, and the noise flag."""
+    median = float(stats["median"])
+    iqr = float(stats["iqr"])
+    gflops = extra["flops"] / median / 1e9 if median > 0 else None
+    gbps = extra["bytes"] / median / 1e9 if median > 0 else None
+    device_peaks = (peaks or {}).get(extra["device"], {})
+    peak_flops = device_peaks.get("matmul_gflops", {}).get(extra["dtype"])
+    peak_bw = device_peaks.get("copy_gbps")
+    spread = iqr / median if median > 0 else None
+    return {
+        "median_s": median,
+        "gflops": gflops,
+        "gbps": gbps,
+        "pct_peak_flops": 100.0 * gflops / peak_flops if gflops is not None and peak_flops else None,
+        "pct_peak_bandwidth": 100.0 * gbps / peak_bw if gbps is not None and peak_bw else None,
+        "iqr_over_median": spread,
+        "noisy": bool(spread is not None and spread > NOISE_LIMIT and median >= NOISE_MIN_MEDIAN_S),
+    }
+
