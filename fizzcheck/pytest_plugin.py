@@ -95,32 +95,48 @@ def _selected(config: pytest.Config, option: str, env: str, known: tuple[str, ..
     return chosen
 
 
-@pytest.hookimpl(tryfirst=True)  # before Hypothesis loads (and chokes on) an unknown profile
+def _profile_name(config: pytest.Config) -> str:
+    name = config.getoption("hypothesis_profile", default=None) or default_profile()
+    if name not in settings._profiles:
+        raise pytest.UsageError(f"Hypothesis profile {name!r} is not registered; use one of {sorted(PROFILES)}")
+    if name == "ci" and config.getoption("hypothesis_seed", default=None) is not None:
+        # A seed must change the examples, which a derandomised profile would ignore.
+        return "ci-seeded"
+    return name
+
+
+def _results_destination(config: pytest.Config) -> Path | None:
+    results = config.getoption("fizzcheck_results")
+    if not results:
+        return None
+    if results.endswith(("/", os.sep)) or Path(results).is_dir():
+        return Path(results) / "properties-{run_id}.json"
+    if Path(results).exists():
+        raise pytest.UsageError(f"--fizzcheck-results={results}: file exists; fizzcheck never overwrites results")
+    return Path(results)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Reject bad options with one line before anything runs (Hypothesis itself would crash
+    on an unknown profile with an internal error)."""
+    _profile_name(config)
+    _selected(config, "fizzcheck_device", "FIZZCHECK_DEVICES", DEVICE_TYPES)
+    _selected(config, "fizzcheck_dtype", "FIZZCHECK_DTYPES", tuple(DTYPES))
+    _results_destination(config)
+
+
+@pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dtypes(*names): restrict the dtypes a property runs in")
     devices = _selected(config, "fizzcheck_device", "FIZZCHECK_DEVICES", DEVICE_TYPES)
     dtypes = _selected(config, "fizzcheck_dtype", "FIZZCHECK_DTYPES", tuple(DTYPES))
     config.stash[_DEVICES] = devices or list(DEVICE_TYPES)
     config.stash[_DTYPES] = dtypes or [*FLOAT_DTYPES, *LOW_PRECISION]
-
-    explicit = config.getoption("hypothesis_profile", default=None)
-    name = explicit or default_profile()
-    if name not in settings._profiles:
-        raise pytest.UsageError(f"Hypothesis profile {name!r} is not registered; use one of {sorted(PROFILES)}")
-    seeded = config.getoption("hypothesis_seed", default=None) is not None
-    if seeded and name == "ci":
-        # A seed must change the examples, which a derandomised profile would ignore.
-        name = "ci-seeded"
+    name = _profile_name(config)
     settings.load_profile(name)
     config.stash[_PROFILE] = name
-
-    results = config.getoption("fizzcheck_results")
-    destination = Path(results) if results else None
-    if results and (results.endswith(("/", os.sep)) or Path(results).is_dir()):
-        destination = Path(results) / "properties-{run_id}.json"
-    elif destination is not None and destination.is_file():
-        raise pytest.UsageError(f"--fizzcheck-results={results}: file exists; fizzcheck never overwrites results")
-    config.pluginmanager.register(PropertyRecorder(config, destination, name), "fizzcheck-results")
+    config.pluginmanager.register(PropertyRecorder(config, _results_destination(config), name), "fizzcheck-results")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

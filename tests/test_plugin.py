@@ -135,3 +135,30 @@ def test_results_file_is_never_overwritten(pytester):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "never overwrites" in result.stderr.str()
     assert existing.read_text() == "keep me"
+
+
+def test_a_seed_really_changes_the_examples_under_the_ci_profile(pytester):
+    pytester.makepyfile(
+        """
+        from hypothesis import given
+        import fizzcheck.strategies as fst
+
+        SEEN = []
+
+        @given(fst.shapes())
+        def test_draws(shape):
+            SEEN.append(shape)
+
+        def teardown_module():
+            print("DRAWN", SEEN)
+        """
+    )
+
+    def drawn(*args):
+        result = pytester.runpytest_subprocess("-s", "--hypothesis-profile=ci", *args)
+        lines = [line for line in result.stdout.lines if "DRAWN" in line]
+        assert lines, result.stdout.str()
+        return lines
+
+    assert drawn() == drawn(), "the ci profile is derandomised: two runs draw the same examples"
+    assert drawn("--hypothesis-seed=1") != drawn("--hypothesis-seed=2")
