@@ -13,7 +13,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "browser"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
@@ -40,7 +40,7 @@ def tests(session: nox.Session) -> None:
     """fizzcheck's own tests plus the whole property suite at the `ci` Hypothesis profile."""
     _install(session)
     session.env.setdefault("FIZZCHECK_PROFILE", "ci")
-    session.run("pytest", "tests", "properties", *session.posargs)
+    session.run("pytest", "tests", "properties", "-m", "not timing", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -55,6 +55,21 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: `nox -s bench -- quick` (≤ 5 min) or `-- full`; a new JSON under reports/bench/."""
     _install(session)
     session.run("fizzcheck", "bench", *(session.posargs or ["quick"]))
+
+
+@nox.session(python=PYTHON)
+def browser(session: nox.Session) -> None:
+    """A generated index.html in headless Chromium (Debian's `chromium`): plots and tables render, no console errors."""
+    _install(session)
+    session.env.update(FIZZCHECK_REQUIRE_BROWSER="1", FIZZCHECK_BROWSER_ARTIFACTS=str(ROOT / "reports" / "browser"))
+    session.run("pytest", "tests/test_report_browser.py", "-s", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def compare_power(session: nox.Session) -> None:
+    """`fizzcheck compare` on real runs of this machine: a planted 20 % slowdown flagged, same code not."""
+    _install(session)
+    session.run("pytest", "tests/test_compare.py", "-m", "timing", "-s", *session.posargs)
 
 
 @nox.session(python=PYTHON)

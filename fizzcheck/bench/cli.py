@@ -70,10 +70,10 @@ def register(commands: Any) -> None:
     bench = commands.add_parser(
         "bench",
         help="benchmark every case × implementation × device (pytest-benchmark JSON)",
-        description="Run the benchmark registry through pytest-benchmark; results go to a new JSON file.",
+        description="Run the benchmark registry through pytest-benchmark; results go to a new JSON file. "
+        "Arguments after -- go to pytest, e.g. fizzcheck bench quick -- -k matmul.",
     )
     bench.add_argument("mode", nargs="?", choices=tuple(MODES), default="quick", help="quick (≤ 5 min) or full sweep")
     bench.add_argument("--output-dir", default="reports/bench", help="directory for the JSON (default reports/bench)")
     bench.add_argument("--threads", type=_positive_int, help="torch.set_num_threads for the run")
-    bench.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
-    bench.set_defaults(handler=_run)
+    bench.set_defaults(handler=_run, pytest_args=[])

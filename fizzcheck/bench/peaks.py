@@ -16,7 +16,10 @@ from fizzcheck.tensors import torch_dtype
 
 __all__ = ["measure_peaks", "time_best"]
 
-MATMUL_SIDE = {"quick": 1024, "full": 2048}
+MATMUL_SIDES = {"quick": (256, 512, 1024), "full": (256, 512, 1024, 2048)}
+"""The peak is the best rate over these square sizes: BLAS libraries reach their best rate at
+different sizes on different CPUs (cache blocking, thread split), so no single size is safe."""
+CUDA_MATMUL_SIDES = (4096, 8192)
 COPY_BYTES = {"quick": 32 * 2**20, "full": 128 * 2**20}
 REPEATS = 5
 
@@ -40,11 +43,15 @@ def time_best(fn: Any, device: str, repeats: int = REPEATS) -> float:
     return best
 
 
-def _matmul_gflops(device: str, dtype: str, side: int) -> float:
-    a = torch.rand(side, side, device=device, dtype=torch_dtype(dtype))
-    b = torch.rand(side, side, device=device, dtype=torch_dtype(dtype))
-    seconds = time_best(lambda: torch.matmul(a, b), device)
-    return 2.0 * side**3 / seconds / 1e9
+def _matmul_gflops(device: str, dtype: str, sides: tuple[int, ...]) -> tuple[float, int]:
+    """Best GFLOP/s over ``sides`` and the side that reached it."""
+    best = (0.0, sides[0])
+    for side in sides:
+        a = torch.rand(side, side, device=device, dtype=torch_dtype(dtype))
+        b = torch.rand(side, side, device=device, dtype=torch_dtype(dtype))
+        seconds = time_best(lambda: torch.matmul(a, b), device)  # noqa: B023 - called right here
+        best = max(best, (2.0 * side**3 / seconds / 1e9, side))
+    return best
 
 
 def _copy_gbps(device: str, nbytes: int) -> float:
@@ -58,10 +65,11 @@ def measure_peaks(devices: tuple[str, ...], *, mode: str = "quick") -> dict[str,
     peaks: dict[str, Any] = {}
     for device in devices:
         dtypes = ("float32", "float64") + (("float16", "bfloat16") if device == "cuda" else ())
-        side = MATMUL_SIDE[mode] if device == "cpu" else 8192
+        sides = MATMUL_SIDES[mode] if device == "cpu" else CUDA_MATMUL_SIDES
+        rates = {dtype: _matmul_gflops(device, dtype, sides) for dtype in dtypes}
         peaks[device] = {
-            "matmul_gflops": {dtype: round(_matmul_gflops(device, dtype, side), 3) for dtype in dtypes},
+            "matmul_gflops": {dtype: round(rate, 3) for dtype, (rate, _) in rates.items()},
+            "matmul_side": {dtype: side for dtype, (_, side) in rates.items()},
             "copy_gbps": round(_copy_gbps(device, COPY_BYTES[mode] if device == "cpu" else 2**30), 3),
-            "matmul_side": side,
         }
     return peaks

@@ -1,0 +1,3 @@
+from fizzcheck.report.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""Result files → tidy pandas DataFrames.
+
+Every file is read and validated (:mod:`fizzcheck.report.schema`) before any table is built,
+so one bad file stops a report with a one-line :class:`ResultFileError` and nothing is
+written.
+
+The tidy tables of :class:`Results`:
+
+* ``verification`` — one row per property test (nodeid) × run × machine.
+* ``speed`` — one row per case × implementation × device × dtype × size × run × machine;
+  the raw per-round times (``stats.data``) are kept in the list column ``samples``.
+* ``machines`` — one row per result file: the machine block, flattened, with its run.
+* ``peaks`` — one row per run × machine × device × dtype with the measured peaks.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fizzcheck.report.schema import (
+    BENCHMARK_FIELDS,
+    OUTCOMES,
+    PROPERTY_FIELDS,
+    SCHEMA_VERSION,
+    FileContents,
+    ResultFileError,
+    parse_result_document,
+    read_result_file,
+)
+
+__all__ = [
+    "MACHINE_COLUMNS",
+    "OUTCOMES",
+    "PEAK_COLUMNS",
+    "SCHEMA_VERSION",
+    "SPEED_COLUMNS",
+    "VERIFICATION_COLUMNS",
+    "ResultFileError",
+    "Results",
+    "find_result_files",
+    "load_results",
+    "results_from_documents",
+    "samples_array",
+]
+
+NOISY_IQR_OVER_MEDIAN = 0.05
+NOISY_MIN_MEDIAN_S = 50e-6
+
+_RUN_COLUMNS = ("run_id", "machine_id", "created", "file")
+VERIFICATION_COLUMNS = (*(column for column, *_ in PROPERTY_FIELDS), *_RUN_COLUMNS)
+SPEED_COLUMNS = (
+    *(column for column, *_ in BENCHMARK_FIELDS if column != "samples"),
+    "gflops", "gbps", "iqr_over_median", "benchmark", *_RUN_COLUMNS, "samples",
+)  # fmt: skip
+MACHINE_COLUMNS = (
+    "machine_id", "run_id", "kind", "hostname", "cpu_model", "cores_physical", "cores_logical", "python", "numpy",
+    "torch_version", "torch_cuda", "torch_cudnn", "torch_blas", "torch_mkl", "torch_openmp", "torch_threads",
+    "gpu_name", "gpu_memory_bytes", "gpu_capability", "created", "file",
+)  # fmt: skip
+PEAK_COLUMNS = ("machine_id", "run_id", "device", "dtype", "matmul_gflops", "copy_gbps")
+
+_PROPERTY_NUMBERS = ("examples", "max_error_ratio", "duration_s")
+_SPEED_NUMBERS = ("median_s", "iqr_s", "mean_s", "min_s", "rounds", "flops", "bytes", "pct_peak_flops",
+                  "pct_peak_bandwidth", "threads", "compile_s")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything read from a set of result files, as tidy DataFrames."""
+
+    files: tuple[Path, ...]
+    verification: pd.DataFrame
+    speed: pd.DataFrame
+    machines: pd.DataFrame
+    peaks: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self.verification.empty and self.speed.empty
+
+
+def find_result_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand files and directories (searched recursively for ``*.json``) into a de-duplicated list."""
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            try:
+                candidates = sorted(p for p in path.rglob("*.json") if p.is_file())
+            except OSError as exc:
+                raise ResultFileError(f"{path}: cannot list directory ({exc.strerror or exc})") from None
+            if not candidates:
+                raise ResultFileError(f"{path}: directory contains no *.json result files")
+        elif path.exists():
+            candidates = [path]
+        elif path.is_symlink():
+            raise ResultFileError(f"{path}: broken symbolic link")
+        else:
+            raise ResultFileError(f"{path}: no such file or directory")
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    if not found:
+        raise ResultFileError("no result files given")
+    return found
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    # Parsing creates millions of small objects, none of them cyclic: the cyclic collector
+    # would only re-scan them again and again (a third of the load time on 100 000 rows).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_all(files: Sequence[Path]) -> list[FileContents]:
+    with _no_gc():
+        return [read_result_file(path) for path in files]
+
+
+def _run_value(content: FileContents, column: str) -> Any:
+    if column == "machine_id":
+        return content.machine["machine_id"]
+    return {"run_id": content.run_id, "created": content.created, "file": content.path}[column]
+
+
+def _concat(contents: Sequence[FileContents], columns: Sequence[str]) -> dict[str, list[Any]]:
+    """The files' rows, one list per column; run columns repeat each file's value over its rows."""
+    chain = itertools.chain.from_iterable
+    return {
+        column: list(chain(itertools.repeat(_run_value(c, column), c.rows) for c in contents))
+        if column in _RUN_COLUMNS
+        else list(chain(c.columns[column] for c in contents))
+        for column in columns
+    }
+
+
+def _frame(table: dict[str, list[Any]], columns: Sequence[str], numbers: Sequence[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({column: table.get(column, []) for column in columns}, columns=list(columns))
+    for column in numbers:
+        frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    return frame
+
+
+def _speed_table(contents: Sequence[FileContents]) -> pd.DataFrame:
+    table = _concat(contents, [c for c in SPEED_COLUMNS if c not in ("gflops", "gbps", "iqr_over_median")])
+    samples = table.pop("samples")
+    speed = _frame(table, list(table), _SPEED_NUMBERS)
+    median = speed["median_s"].where(speed["median_s"] > 0)
+    speed["gflops"] = speed["flops"] / median / 1e9
+    speed["gbps"] = speed["bytes"] / median / 1e9
+    speed["iqr_over_median"] = speed["iqr_s"] / median
+    computed_noisy = (speed["iqr_over_median"] > NOISY_IQR_OVER_MEDIAN) & (speed["median_s"] >= NOISY_MIN_MEDIAN_S)
+    recorded = pd.Series(table["noisy"], index=speed.index, dtype="object")
+    speed["noisy"] = recorded.where(recorded.notna(), computed_noisy).astype(bool)
+    speed["samples"] = pd.Series(samples, index=speed.index, dtype="object")
+    return speed[list(SPEED_COLUMNS)]
+
+
+def load_results(paths: Iterable[str | Path]) -> Results:
+    """Read every result file under ``paths`` (files, or directories searched for ``*.json``).
+
+    Raises :class:`ResultFileError` naming the first file that cannot be used.
+    """
+    files = find_result_files(paths)
+    return _results(files, _read_all(files))
+
+
+def results_from_documents(documents: Mapping[str, Any]) -> Results:
+    """:func:`load_results` for documents already in memory, keyed by the name messages use for them."""
+    contents = [parse_result_document(document, name) for name, document in documents.items()]
+    return _results([Path(name) for name in documents], contents)
+
+
+def _results(files: Sequence[Path], contents: Sequence[FileContents]) -> Results:
+    if not contents:
+        raise ResultFileError("no result files given")
+    seen_runs: dict[tuple[str, str], str] = {}
+    for content in contents:
+        key = (content.kind, content.run_id)
+        if key in seen_runs:
+            raise ResultFileError(
+                f"{content.path}: {content.kind} run {content.run_id} is already loaded from {seen_runs[key]}"
+            )
+        seen_runs[key] = content.path
+    properties = [c for c in contents if c.kind == "properties"]
+    benchmarks = [c for c in contents if c.kind == "benchmarks"]
+    verification = _frame(_concat(properties, VERIFICATION_COLUMNS), VERIFICATION_COLUMNS, _PROPERTY_NUMBERS)
+    machines = pd.DataFrame(
+        [{**c.machine, "run_id": c.run_id, "kind": c.kind, "created": c.created, "file": c.path} for c in contents],
+        columns=list(MACHINE_COLUMNS),
+    )
+    peak_rows = [
+        {"machine_id": c.machine["machine_id"], "run_id": c.run_id, **peak} for c in benchmarks for peak in c.peaks
+    ]
+    peaks = pd.DataFrame(peak_rows, columns=list(PEAK_COLUMNS))
+    for column in ("matmul_gflops", "copy_gbps"):
+        peaks[column] = pd.to_numeric(peaks[column]).astype("float64")
+    results = Results(
+        files=tuple(files),
+        verification=verification,
+        speed=_speed_table(benchmarks),
+        machines=machines,
+        peaks=peaks,
+        notes=tuple(note for c in contents for note in c.notes),
+    )
+    if results.empty:
+        where = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"
+        raise ResultFileError(f"{where}: no property or benchmark results in {len(files)} file(s)")
+    return results
+
+
+def samples_array(samples: Any) -> np.ndarray:
+    """The raw per-round times of one speed row as a float array (empty when they were not saved)."""
+    if samples is None or (isinstance(samples, float) and math.isnan(samples)):
+        return np.empty(0)
+    return np.asarray(samples, dtype=float)

@@ -1,0 +1,247 @@
+"""fizzcheck compare: the Mann–Whitney U test, flagging (ratio AND significance), false alarms, the CI gate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from report_helpers import run_cli, run_cli_process, write_results
+
+from fizzcheck.errors import InvalidArgument
+from fizzcheck.report import compare_results, load_results, mann_whitney_u, synthetic
+from fizzcheck.report.compare import comparison_markdown
+
+FALSE_ALARM_PAIRS = 10
+
+
+@pytest.mark.parametrize(
+    ("n1", "n2", "ties"),
+    [(5, 5, False), (12, 30, False), (40, 40, True), (3, 200, True), (1, 1, False), (2, 9, True), (15, 15, True)],
+)
+def test_mann_whitney_u_matches_scipy(n1, n2, ties):
+    stats = pytest.importorskip("scipy.stats", reason="scipy is not installed: nothing to compare the U test against")
+    rng = np.random.default_rng(n1 * 1000 + n2)
+    x, y = rng.lognormal(0.0, 0.1, n1), rng.lognormal(0.05, 0.1, n2)
+    if ties:  # timer resolution makes ties common
+        x, y = np.round(x, 1), np.round(y, 1)
+    u, p = mann_whitney_u(x, y)
+    expected = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic", use_continuity=True)
+    assert u == pytest.approx(expected.statistic, rel=1e-12)
+    if np.isnan(expected.pvalue):  # scipy gives NaN where all values tie; fizzcheck says "no evidence"
+        assert p == 1.0
+    else:
+        assert p == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-15)
+
+
+def test_mann_whitney_u_edge_cases():
+    assert mann_whitney_u([1.0, 1.0, 1.0], [1.0, 1.0]) == (3.0, 1.0)  # all tied: no evidence
+    assert mann_whitney_u([], [1.0, 2.0])[1] == 1.0
+    u, p = mann_whitney_u(np.arange(30.0), np.arange(30.0) + 100)
+    assert u == 0.0
+    assert p < 1e-9
+
+
+def _runs(tmp_path, name: str, *, seed: int, slowdown: dict[str, float] | None = None, hostname: str = "host-a"):
+    directory = tmp_path / name
+    write_results(directory, hostname=hostname, run=name, seed=seed, slowdown=slowdown, properties=False)
+    return directory
+
+
+def test_a_planted_20_percent_slowdown_is_flagged_everywhere(tmp_path):
+    a = load_results([_runs(tmp_path, "a", seed=1)])
+    b = load_results([_runs(tmp_path, "b", seed=2, slowdown={"*": 1.2})])
+    comparison = compare_results(a, b)
+    assert len(comparison.table) == len(a.speed)
+    assert len(comparison.regressions) == len(a.speed)
+    assert comparison.table["ratio"].between(1.1, 1.3).all()
+    assert comparison.improvements.empty
+    assert comparison.warnings == []
+
+
+def test_only_the_slowed_case_is_flagged(tmp_path):
+    a = load_results([_runs(tmp_path, "a", seed=1)])
+    b = load_results([_runs(tmp_path, "b", seed=2, slowdown={"matmul/torch_nn": 1.2})])
+    regressions = compare_results(a, b).regressions
+    assert set(zip(regressions["case"], regressions["implementation"], strict=True)) == {("matmul", "torch_nn")}
+    assert len(regressions) == 2 * 4  # dtypes × sizes
+
+
+def test_an_improvement_is_flagged_and_is_not_a_regression(tmp_path):
+    a = load_results([_runs(tmp_path, "a", seed=1)])
+    b = load_results([_runs(tmp_path, "b", seed=2, slowdown={"*": 1 / 1.25})])
+    comparison = compare_results(a, b)
+    assert len(comparison.improvements) == len(a.speed)
+    assert comparison.regressions.empty
+
+
+def test_a_significant_change_within_the_threshold_is_not_flagged(tmp_path):
+    a = load_results([_runs(tmp_path, "a", seed=1)])
+    b = load_results([_runs(tmp_path, "b", seed=2, slowdown={"*": 1.05})])
+    comparison = compare_results(a, b, threshold=1.1)
+    assert (comparison.table["p_value"] < 0.01).mean() > 0.9  # the test sees it...
+    assert comparison.regressions.empty  # ...but 5 % is within the threshold
+    assert len(compare_results(a, b, threshold=1.02).regressions) > 0
+
+
+@pytest.mark.parametrize(("noise", "max_rate"), [(0.03, 0.0), (0.10, 0.01)])
+def test_false_alarm_rate_over_pairs_of_identical_runs(tmp_path, noise, max_rate):
+    """Pairs of runs of the same code (same distribution, fresh noise): how many cases get flagged.
+
+    With 15 rounds of log-normal noise σ per round, a median moves by about 1.25 σ / √15; two
+    medians 10 % apart happen about never at σ = 3 % and about once in a hundred at σ = 10 %.
+    """
+    flagged = cases = 0
+    for pair in range(FALSE_ALARM_PAIRS):
+        docs = [
+            synthetic.benchmark_results(run_id=f"{side}{pair}", machine=synthetic.machine_block(), cases=synthetic.CASES[:2],
+                                        sizes=synthetic.SIZES[:4], noise=noise, seed=2 * pair + i)
+            for i, side in enumerate("ab")
+        ]  # fmt: skip
+        paths = [synthetic.write_json(tmp_path / f"{pair}-{i}.json", doc) for i, doc in enumerate(docs)]
+        comparison = compare_results(load_results([paths[0]]), load_results([paths[1]]))
+        flagged += len(comparison.regressions) + len(comparison.improvements)
+        cases += len(comparison.table)
+    print(f"noise {noise:.0%}: {flagged} false alarms in {cases} case comparisons over {FALSE_ALARM_PAIRS} pairs of identical runs")
+    assert flagged <= max_rate * cases
+
+
+def test_samples_of_several_runs_are_pooled(tmp_path):
+    a_dir = _runs(tmp_path, "a1", seed=1)
+    write_results(a_dir, run="a2", seed=3, properties=False)
+    a = load_results([a_dir])
+    b = load_results([_runs(tmp_path, "b", seed=2)])
+    table = compare_results(a, b).table
+    assert (table["n_a"] == 2 * table["n_b"]).all()
+    assert (table["runs_a"] == 2).all()
+
+
+def test_machine_differences_are_warned_about(tmp_path):
+    a = load_results([_runs(tmp_path, "a", seed=1, hostname="ci-1")])
+    b = load_results([_runs(tmp_path, "b", seed=2, hostname="laptop")])
+    (warning,) = compare_results(a, b).warnings
+    assert warning.startswith("A and B differ in machine or software (machine_id ")
+    assert "ratios mix hardware, software and code changes" in warning
+
+
+def test_without_raw_samples_nothing_is_flagged_and_it_says_so(tmp_path):
+    a_dir = _runs(tmp_path, "a", seed=1)
+    b_dir = _runs(tmp_path, "b", seed=2, slowdown={"*": 1.5})
+    for path in b_dir.glob("*.json"):
+        document = json.loads(path.read_text())
+        for benchmark in document["benchmarks"]:
+            del benchmark["stats"]["data"]
+        path.write_text(json.dumps(document))
+    comparison = compare_results(load_results([a_dir]), load_results([b_dir]))
+    assert comparison.regressions.empty
+    assert comparison.table["ratio"].min() > 1.4
+    assert any("--benchmark-save-data" in w for w in comparison.warnings)
+
+
+def test_invalid_threshold_and_alpha(tmp_path):
+    results = load_results([_runs(tmp_path, "a", seed=1)])
+    with pytest.raises(InvalidArgument, match=r"threshold=0\.9 must be a factor > 1"):
+        compare_results(results, results, threshold=0.9)
+    with pytest.raises(InvalidArgument, match=r"alpha=0 must be a probability"):
+        compare_results(results, results, alpha=0)
+
+
+def test_markdown_lists_regressions_then_improvements(tmp_path):
+    a = load_results([_runs(tmp_path, "a", seed=1)])
+    b = load_results([_runs(tmp_path, "b", seed=2, slowdown={"matmul/torch_nn": 1.3, "matmul/torch_raw": 0.7})])
+    text = comparison_markdown(compare_results(a, b), names=("main", "pr-42"))
+    assert text.startswith("## fizzcheck compare: REGRESSION — 8 significant regression(s), 8 improvement(s) in 64 case(s)\n")
+    assert text.index("### Regressions") < text.index("`torch_nn`") < text.index("### Improvements") < text.index("`torch_raw`")
+    assert "B = pr-42 against A = main" in text
+
+
+def test_cli_exit_status_is_the_ci_gate(tmp_path, capsys):
+    a = _runs(tmp_path, "a", seed=1)
+    same = _runs(tmp_path, "same", seed=2)
+    slower = _runs(tmp_path, "slower", seed=3, slowdown={"*": 1.2})
+    faster = _runs(tmp_path, "faster", seed=4, slowdown={"*": 0.8})
+    assert run_cli("compare", a, same) == 0
+    assert "## fizzcheck compare: OK — 0 significant regression(s), 0 improvement(s)" in capsys.readouterr().out
+    assert run_cli("compare", a, slower) == 1
+    assert "## fizzcheck compare: REGRESSION — 64 significant regression(s)" in capsys.readouterr().out
+    assert run_cli("compare", a, faster) == 0
+    assert run_cli("compare", a, slower, "--threshold", "1.5") == 0  # 20 % is within a 50 % threshold
+    capsys.readouterr()
+
+
+def test_cli_warns_on_one_line_when_machines_differ(tmp_path):
+    a = _runs(tmp_path, "a", seed=1, hostname="ci-1")
+    b = _runs(tmp_path, "b", seed=2, hostname="laptop")
+    result = run_cli_process("compare", a, b)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("fizzcheck: warning: ")
+    assert result.stdout.startswith("## fizzcheck compare: OK")
+
+
+REAL_BENCHMARK = textwrap.dedent(
+    """
+    import numpy as np
+    import pytest
+
+    X = np.random.default_rng(0).random((64, 64))
+    VARIANTS = {"base": 1.0, "same": 1.0, "slower": 1.2}  # "slower": the planted slowdown, 20 % more work
+    # interleaved, three times over: every variant sees the same load (compare pools the repeats' samples)
+    ORDER = [(repeat, size, variant) for repeat in range(3) for size in (5, 10) for variant in VARIANTS]
+
+    @pytest.mark.parametrize(("repeat", "size", "variant"), ORDER)
+    def test_matmul(benchmark, repeat, size, variant):
+        repeats = round(size * VARIANTS[variant])
+        benchmark.extra_info.update(fizzcheck_schema=1, case="matmul", implementation="numpy", device="cpu",
+                                    dtype="float64", size=str(size), flops=2.0 * 64**3 * repeats, bytes=3.0 * X.nbytes,
+                                    variant=variant)
+        benchmark(lambda: [X @ X for _ in range(repeats)])
+    """
+)
+
+
+def _real_runs(directory) -> dict[str, object]:
+    """Run the benchmark file once; split its JSON into one result file per variant."""
+    (directory / "test_real_benchmark.py").write_text(REAL_BENCHMARK)
+    out = directory / "all.json"
+    argv = [sys.executable, "-m", "pytest", str(directory / "test_real_benchmark.py"), "-q", f"--rootdir={directory}",
+            "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:xdist", "-p", "no:fizzcheck",
+            f"--benchmark-json={out}", "--benchmark-save-data", "--benchmark-min-rounds=20", "--benchmark-max-time=0.1",
+            "--benchmark-disable-gc"]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=directory)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    document = json.loads(out.read_text())
+    runs = {}
+    for variant in ("base", "same", "slower"):
+        machine = {"fizzcheck_schema": 1, "run_id": variant, **synthetic.machine_block("this-machine")}
+        part = {**document, "machine_info": {**document["machine_info"], "fizzcheck": machine},
+                "benchmarks": [b for b in document["benchmarks"] if b["extra_info"]["variant"] == variant]}  # fmt: skip
+        runs[variant] = load_results([synthetic.write_json(directory / f"{variant}.json", part)])
+    return runs
+
+
+@pytest.mark.timing
+def test_real_benchmark_runs(tmp_path):
+    """Real pytest-benchmark samples from this machine: a planted 20 % slowdown is flagged, the same code is not.
+
+    Timing-dependent, so it runs in ``nox -s compare_power``, not in ``nox -s tests``."""
+    runs = _real_runs(tmp_path)
+    same = compare_results(runs["base"], runs["same"])
+    slower = compare_results(runs["base"], runs["slower"])
+    print(comparison_markdown(same), comparison_markdown(slower), sep="\n")
+    assert len(slower.regressions) == len(slower.table) == 2
+    assert same.regressions.empty
+    assert same.improvements.empty
+
+
+def test_no_case_in_common_is_warned_about(tmp_path):
+    a = load_results([_runs(tmp_path, "a", seed=1)])
+    document = synthetic.benchmark_results(run_id="other", machine=synthetic.machine_block("host-a"), cases=synthetic.CASES[4:5])
+    b = load_results([synthetic.write_json(tmp_path / "other.json", document)])
+    comparison = compare_results(a, b)
+    assert comparison.table.empty
+    assert comparison.warnings == ["A and B have no benchmark in common (case, implementation, device, dtype, size): nothing was compared"]
+    assert comparison_markdown(comparison).startswith("## fizzcheck compare: OK — 0 significant regression(s), 0 improvement(s) in 0 case(s)")
