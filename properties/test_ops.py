@@ -153,7 +153,13 @@ def test_sigmoid(device, dtype, data):
 # --- softmax / log_softmax ------------------------------------------------------------
 
 _SOFTMAX = {
-    "softmax": (lambda t, dim: torch.softmax(t, dim), ref.softmax, ref.softmax_vjp, ftol.softmax_bound, ftol.softmax_vjp_bound),
+    "softmax": (
+        lambda t, dim: torch.softmax(t, dim),
+        ref.softmax,
+        ref.softmax_vjp,
+        ftol.softmax_bound,
+        ftol.softmax_vjp_bound,
+    ),
     "log_softmax": (
         lambda t, dim: torch.log_softmax(t, dim),
         ref.log_softmax,
@@ -161,7 +167,13 @@ _SOFTMAX = {
         ftol.log_softmax_bound,
         ftol.log_softmax_vjp_bound,
     ),
-    "nn.Softmax": (lambda t, dim: nn.Softmax(dim)(t), ref.softmax, ref.softmax_vjp, ftol.softmax_bound, ftol.softmax_vjp_bound),
+    "nn.Softmax": (
+        lambda t, dim: nn.Softmax(dim)(t),
+        ref.softmax,
+        ref.softmax_vjp,
+        ftol.softmax_bound,
+        ftol.softmax_vjp_bound,
+    ),
     "nn.LogSoftmax": (
         lambda t, dim: nn.LogSoftmax(dim)(t),
         ref.log_softmax,
@@ -197,7 +209,9 @@ def test_softmax(device, dtype, data):
 # --- cross entropy --------------------------------------------------------------------
 
 
-def check_cross_entropy(logits, target, g, *, reduction: str, variant: str, device: str, dtype: str, layout: str) -> None:
+def check_cross_entropy(
+    logits, target, g, *, reduction: str, variant: str, device: str, dtype: str, layout: str
+) -> None:
     tl = _leaf(logits, dtype=dtype, device=device, layout=layout)
     tt = torch.as_tensor(target, device=device)
     if variant == "F.cross_entropy":
@@ -229,7 +243,9 @@ def test_cross_entropy(device, dtype, data):
     classes = data.draw(fst.sides(min_side=1), label="classes")
     max_batch = min(fst.MAX_SIDE, fst.MAX_ELEMENTS // classes)
     shape = (data.draw(fst.sides(min_side=1, max_side=max_batch), label="batch"), classes) if batched else (classes,)
-    logits = data.draw(fst.arrays(shape, dtype=dtype, max_magnitude=2.0e4, extremes=fst.SATURATING_LOGITS), label="logits")
+    logits = data.draw(
+        fst.arrays(shape, dtype=dtype, max_magnitude=2.0e4, extremes=fst.SATURATING_LOGITS), label="logits"
+    )
     target = data.draw(fst.class_targets(shape[:-1], classes), label="target")
     reduction = data.draw(st.sampled_from(ref.REDUCTIONS), label="reduction")
     out_shape = shape[:-1] if reduction == "none" else ()
@@ -281,7 +297,17 @@ def test_mse(device, dtype, data):
     g = data.draw(cotangents(shape if reduction == "none" else (), dtype), label="g")
     variant = data.draw(st.sampled_from(("F.mse_loss", "nn.MSELoss")), label="variant")
     layout = data.draw(fst.layouts(), label="layout")
-    run_check(check_mse, x=x, target=target, g=g, reduction=reduction, variant=variant, device=device, dtype=dtype, layout=layout)
+    run_check(
+        check_mse,
+        x=x,
+        target=target,
+        g=g,
+        reduction=reduction,
+        variant=variant,
+        device=device,
+        dtype=dtype,
+        layout=layout,
+    )
 
 
 # --- documented behaviours users rely on ----------------------------------------------
