@@ -16,6 +16,7 @@ positions on top.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -208,7 +209,8 @@ def _finish(values: np.ndarray, dtype: str, lo: float, hi: float) -> np.ndarray:
     return round_to(clipped, dtype)
 
 
-def _element(lo: float, hi: float, specials: Sequence[float]) -> st.SearchStrategy[float]:
+@functools.lru_cache(maxsize=256)
+def _element(lo: float, hi: float, specials: tuple[float, ...]) -> st.SearchStrategy[float]:
     magnitude = st.floats(lo, hi)
     signed = st.tuples(st.sampled_from((1.0, -1.0)), magnitude).map(lambda t: t[0] * t[1])
     options: list[st.SearchStrategy[float]] = [st.just(0.0), signed, st.floats(-min(hi, 4.0), min(hi, 4.0))]
@@ -285,12 +287,20 @@ def arrays(
     if allow_nonfinite:
         specials += _NONFINITE
     if isinstance(shape, st.SearchStrategy):
-        return shape.flatmap(lambda s: _arrays(s, dtype, lo, hi, specials))
+        return shape.flatmap(lambda s: _arrays_for(s, dtype, lo, hi, specials))
     _check(
         isinstance(shape, tuple) and all(isinstance(d, int) and d >= 0 for d in shape),
         f"shape={shape!r} must be a tuple of non-negative ints, e.g. (3, 4)",
     )
     _check(math.prod(shape) <= MAX_ELEMENTS, f"shape={shape!r} has more than MAX_ELEMENTS={MAX_ELEMENTS} elements")
+    return _arrays_for(shape, dtype, lo, hi, specials)
+
+
+@functools.lru_cache(maxsize=1024)
+def _arrays_for(
+    shape: tuple[int, ...], dtype: str, lo: float, hi: float, specials: tuple[float, ...]
+) -> st.SearchStrategy[np.ndarray]:
+    """Strategies are immutable: build each (shape, dtype, range) once, not once per draw."""
     return _arrays(shape, dtype, lo, hi, specials)
 
 
