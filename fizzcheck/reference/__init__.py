@@ -4,6 +4,6 @@ Nothing in this package imports torch, so a fault in torch cannot hide in the or
 Every op is a forward function next to its hand-written vector-Jacobian product.
 """
 
-from fizzcheck.reference import ops, tape
+from fizzcheck.reference import net, ops, optim, tape
 
-__all__ = ["ops", "tape"]
+__all__ = ["net", "ops", "optim", "tape"]
