@@ -43,7 +43,21 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "tests", "properties", "-m", "not timing", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, default=False)
+def run(session: nox.Session) -> None:
+    """The main job: property suite + quick benchmarks + report; prints the verdict and the report's path."""
+    _install(session)
+    session.run("fizzcheck", "run", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def train(session: nox.Session) -> None:
+    """Train the seed's FizzBuzz net with torch and the numpy reference side by side."""
+    _install(session)
+    session.run("fizzcheck", "train", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
 def verify(session: nox.Session) -> None:
     """The main job: run the property suite against torch and print the verification verdict."""
     _install(session)

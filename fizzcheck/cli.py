@@ -18,7 +18,7 @@ from fizzcheck.errors import FizzcheckError
 
 __all__ = ["main"]
 
-COMMAND_MODULES = ("fizzcheck.bench.cli",)
+COMMAND_MODULES = ("fizzcheck.run", "fizzcheck.bench.cli", "fizzcheck.train", "fizzcheck.report.cli")
 """Modules that add subcommands through ``register(commands)``."""
 
 PROFILE_NAMES = ("dev", "ci", "thorough")
@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _csv(known: Sequence[str], what: str) -> Callable[[str], str]:
+def csv_choices(known: Sequence[str], what: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         parts = [p.strip() for p in raw.split(",") if p.strip()]
         unknown = [p for p in parts if p not in known]
@@ -74,13 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify",
         help="run the property suite against torch and print the verification summary",
-        description="Run the property suite (properties/) with pytest and print a verification summary.",
+        description="Run the property suite (properties/) with pytest and print a verification summary. "
+        "Arguments after -- go to pytest, e.g. fizzcheck verify -- -k test_softmax.",
     )
     verify.add_argument("--profile", choices=PROFILE_NAMES, help="Hypothesis profile (default: ci under CI, else dev)")
-    verify.add_argument("--device", type=_csv(DEVICE_NAMES, "device"), help="devices, e.g. cpu or cpu,cuda (default: all)")
-    verify.add_argument("--dtype", type=_csv(DTYPE_NAMES, "dtype"), help="dtypes, e.g. float32 (default: all)")
-    verify.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
-    verify.set_defaults(handler=_verify)
+    verify.add_argument("--device", type=csv_choices(DEVICE_NAMES, "device"), help="devices, e.g. cpu or cpu,cuda (default: all)")
+    verify.add_argument("--dtype", type=csv_choices(DTYPE_NAMES, "dtype"), help="dtypes, e.g. float32 (default: all)")
+    verify.set_defaults(handler=_verify, pytest_args=[])
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)
@@ -89,7 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after the first "--" goes to pytest untouched (argparse cannot mix an
+    # optional positional, like bench's mode, with a trailing list of pass-through words).
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
+    if passthrough and not hasattr(args, "pytest_args"):
+        parser.error(f"{args.command or 'fizzcheck'} takes no arguments after --")
+    if hasattr(args, "pytest_args"):
+        args.pytest_args = passthrough
     if args.command is None:
         parser.print_help()
         return 0

@@ -87,5 +87,9 @@ def to_tensor(
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """float64 copy of ``tensor`` on the host (exact for every supported dtype)."""
-    return tensor.detach().to(device="cpu", dtype=torch.float64).numpy()
+    """float64 copy of ``tensor`` on the host (exact for every supported dtype).
+
+    Always a copy: ``.numpy()`` of a float64 CPU tensor is a view, which later in-place
+    updates of the tensor (``p -= lr * p.grad``, ``optimizer.step()``) would change.
+    """
+    return tensor.detach().to(device="cpu", dtype=torch.float64).numpy().copy()

@@ -33,6 +33,8 @@ SEED_CASES = {
     "linear_forward_backward",
     "mse_forward_backward",
     "softmax_cross_entropy_forward_backward",
+    "fizzbuzz_train_step",
+    "fizzbuzz_epoch",
 }
 
 

@@ -162,3 +162,27 @@ def test_a_seed_really_changes_the_examples_under_the_ci_profile(pytester):
 
     assert drawn() == drawn(), "the ci profile is derandomised: two runs draw the same examples"
     assert drawn("--hypothesis-seed=1") != drawn("--hypothesis-seed=2")
+
+
+def _own_properties_example() -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "own-properties.md").read_text()
+    return text.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_own_properties_example_runs_and_catches_a_broken_kernel(pytester):
+    """docs/own-properties.md's example, run as a user's suite would: green, then red."""
+    example = _own_properties_example()
+    assert "max_side=300" in example
+    example = example.replace("max_side=300", "max_side=40")  # same code, smaller draws: a fast self-test
+    pytester.makepyfile(test_my_linear=example)
+    result = pytester.runpytest_subprocess("--hypothesis-profile=dev", "--fizzcheck-device=cpu")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*fizzcheck verification summary*", "*verdict: PASS*"])
+
+    broken = example.replace("return torch.addmm(bias, x, weight.t())", "return torch.addmm(bias.half(), x.half(), weight.t().half()).to(x.dtype)")
+    pytester.makepyfile(test_my_linear=broken)
+    result = pytester.runpytest_subprocess("--hypothesis-profile=dev", "--fizzcheck-device=cpu")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*but should be*within bound*[[]my_linear[]]*", "*check_my_linear(x=x, w=w, b=b*"])

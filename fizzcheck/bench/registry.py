@@ -132,7 +132,7 @@ def register(case: Case) -> Case:
 
 
 def registered_cases() -> tuple[Case, ...]:
-    from fizzcheck.bench import cases  # noqa: F401 - registers the built-in cases
+    from fizzcheck.bench import cases, fizzbuzz_cases  # noqa: F401 - registers the built-in cases
 
     return tuple(_REGISTRY.values())
 

@@ -1,0 +1,62 @@
+"""``fizzcheck run``: properties → (benchmarks) → report, with the verdict and exit status."""
+
+from __future__ import annotations
+
+import pytest
+
+from fizzcheck import cli
+
+SUITE = """
+import numpy as np
+import fizzcheck.tolerance as ftol
+from fizzcheck.reproduce import run_check
+
+def check_identity(x, *, shift):
+    ftol.assert_close(np.asarray(x) + shift, np.asarray(x), bound=1e-3, op="identity")
+
+def test_identity(device, dtype):
+    run_check(check_identity, x=np.arange(3.0), shift=SHIFT)
+"""
+
+
+@pytest.fixture
+def suite(tmp_path, monkeypatch):
+    directory = tmp_path / "checkout" / "properties"
+    directory.mkdir(parents=True)
+    monkeypatch.setattr(cli, "property_suite", lambda: directory)
+
+    def write(shift: float) -> None:
+        (directory / "test_ops.py").write_text(SUITE.replace("SHIFT", repr(shift)))
+
+    return write
+
+
+def test_run_writes_results_and_a_report_and_prints_the_verdict(suite, tmp_path, capfd):
+    suite(0.0)
+    status = cli.main(["run", "--no-bench", "--profile", "dev", "--device", "cpu", "--output-dir", str(tmp_path / "out")])
+    out = capfd.readouterr().out
+    assert status == 0, out[-3000:]
+    assert "fizzcheck run [1/2] property suite" in out
+    assert "fizzcheck: PASS" in out
+    (report,) = (tmp_path / "out").glob("fizzcheck-report-*")
+    assert (report / "summary.md").read_text().startswith("## fizzcheck: PASS")
+    assert (report / "index.html").is_file()
+    assert len(list((tmp_path / "out" / "runs").glob("*/properties-*.json"))) == 1
+
+
+def test_a_failing_property_gives_fail_and_exit_1_and_keeps_earlier_reports(suite, tmp_path, capfd):
+    out_dir = tmp_path / "out"
+    suite(0.0)
+    assert cli.main(["run", "--no-bench", "--profile", "dev", "--device", "cpu", "--output-dir", str(out_dir)]) == 0
+    (first,) = out_dir.glob("fizzcheck-report-*")
+    before = (first / "summary.md").read_text()
+    suite(1.0)
+    status = cli.main(["run", "--no-bench", "--profile", "dev", "--device", "cpu", "--output-dir", str(out_dir)])
+    out = capfd.readouterr().out
+    assert status == 1
+    assert "fizzcheck: FAIL" in out
+    reports = sorted(out_dir.glob("fizzcheck-report-*"))
+    assert len(reports) == 2
+    assert (first / "summary.md").read_text() == before
+    failed = next(r for r in reports if r != first)
+    assert "check_identity(x=x, shift=shift)" in (failed / "summary.md").read_text()
