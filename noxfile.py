@@ -17,7 +17,8 @@ nox.options.sessions = ["tests", "lint", "typecheck", "browser"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
-PYTHON = ["3.11"] if os.environ.get("CI") else None  # CI uses the pinned interpreter; locally the current one
+PYTHON = None
+"""Sessions use the interpreter nox runs under; a CI matrix chooses it (.github/workflows)."""
 
 
 def _constraints(session: nox.Session) -> str:
