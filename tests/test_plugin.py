@@ -186,3 +186,18 @@ def test_the_own_properties_example_runs_and_catches_a_broken_kernel(pytester):
     result = pytester.runpytest_subprocess("--hypothesis-profile=dev", "--fizzcheck-device=cpu")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*but should be*within bound*[[]my_linear[]]*", "*check_my_linear(x=x, w=w, b=b*"])
+
+
+def test_thread_option_sets_torch_threads_and_rejects_nonsense(pytester):
+    pytester.makepyfile(
+        """
+        import torch
+
+        def test_threads():
+            print("THREADS", torch.get_num_threads())
+        """
+    )
+    result = pytester.runpytest_subprocess("-s", "--fizzcheck-threads=1")
+    result.stdout.fnmatch_lines(["*THREADS 1*"])
+    result = pytester.runpytest_subprocess("--fizzcheck-threads=0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
