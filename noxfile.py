@@ -87,6 +87,20 @@ def compare_power(session: nox.Session) -> None:
     session.run("pytest", "tests/test_compare.py", "-m", "timing", "-s", *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False)
+def mutants(session: nox.Session) -> None:
+    """fizzcheck's power: plant each catalogued fault into torch, run its properties, write the kill matrix."""
+    _install(session)
+    session.run("python", "-m", "fizzcheck.mutants", "run", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def compat(session: nox.Session) -> None:
+    """Property suite, documented behaviours and quick benchmarks across torch versions (default 2.13.0,2.14.1)."""
+    _install(session)
+    session.run("python", "-m", "fizzcheck.mutants", "compat", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over the whole project."""

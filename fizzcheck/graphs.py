@@ -973,7 +973,8 @@ def torch_forward(
     with warnings.catch_warnings():
         # torch's first make_dual imports torch._decomp.decompositions_for_jvp, which calls the
         # deprecated torch.jit.script (a DeprecationWarning from torch itself, not from us)
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+        # (torch 2.14 raises the same message as a FutureWarning: match the message, any category)
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
         if variant == "torch.func.jvp":
             result = torch.func.jvp(lambda *xs: fn(torch.nn.functional, *xs), tuple(primals), tuple(directions))
             return result[0], result[1]

@@ -1,0 +1,3 @@
+from fizzcheck.mutants.cli import main
+
+raise SystemExit(main())
