@@ -18,7 +18,13 @@ from fizzcheck.errors import FizzcheckError
 
 __all__ = ["main"]
 
-COMMAND_MODULES = ("fizzcheck.run", "fizzcheck.bench.cli", "fizzcheck.train", "fizzcheck.report.cli")
+COMMAND_MODULES = (
+    "fizzcheck.run",
+    "fizzcheck.bench.cli",
+    "fizzcheck.train",
+    "fizzcheck.report.cli",
+    "fizzcheck.mutants.cli",
+)
 """Modules that add subcommands through ``register(commands)``."""
 
 PROFILE_NAMES = ("dev", "ci", "thorough")

@@ -115,6 +115,8 @@ class PropertyRecorder:
         if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
             params = getattr(getattr(item, "callspec", None), "params", {})
             message, reproducer = _note_text(call.excinfo if report.outcome == "failed" else None)
+            if report.outcome == "failed" and message is None:  # e.g. XPASS(strict): no exception
+                message = (str(report.longrepr).strip().splitlines() or ["failed"])[0][:500]
             report.user_properties.extend(
                 [
                     ("fizzcheck_property", getattr(item, "originalname", item.name)),

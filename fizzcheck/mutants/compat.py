@@ -498,7 +498,10 @@ def compat_html(doc: Mapping[str, Any]) -> str:
     body.append("<h2>Properties</h2>")
     rows = [[r["status"], r["nodeid"], *_property_cells(r, versions)] for r in doc["properties"]]
     classes = [[r["status"], "", *([r["status"]] * len(versions))] for r in doc["properties"]]
-    body.append(html_table(["", "property", *versions], rows, classes=classes))
+    titles = [
+        ["", "", *(((r["versions"].get(v) or {}).get("message") or "") for v in versions)] for r in doc["properties"]
+    ]
+    body.append(html_table(["", "property", *versions], rows, classes=classes, titles=titles))
     body.append("<h2>Documented behaviours</h2>")
     rows = [
         [r["status"], r["behaviour"], *(_behaviour_cell(r["versions"][v]) for v in versions)] for r in doc["behaviours"]

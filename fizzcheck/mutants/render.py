@@ -15,10 +15,10 @@ body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
-td.killed, td.differs, td.failed { background: #f8d0d0; }
-td.survived, td.changed { background: #fff0b3; }
+td.bad, td.differs { background: #f8d0d0; }
+td.changed { background: #fff0b3; }
 td.suspect { background: #ffe0b3; }
-td.passed, td.green, td.same { background: #d8f0d8; }
+td.good, td.same { background: #d8f0d8; }
 td.notrun, td.skipped { color: #999; }
 code { font-size: 0.95em; }
 .small { font-size: 0.8em; color: #555; }

@@ -277,7 +277,7 @@ def kill_matrix_html(doc: Mapping[str, Any]) -> str:
     labels = _labels(doc)
     body = ["<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _headline(doc)) + "</ul>", "<h2>Faults</h2>"]
     rows = _fault_rows(doc)
-    status_css = {"killed": "killed", "survived": "survived", "green": "green", "red": "failed", "broken": "failed"}
+    status_css = {"killed": "good", "survived": "bad", "green": "good", "red": "bad", "broken": "bad"}
     classes = [["" for _ in row] for row in rows]
     for css_row, fault in zip(classes, doc["faults"], strict=True):
         css_row[5] = status_css.get(fault["status"], "")
@@ -301,9 +301,15 @@ def kill_matrix_html(doc: Mapping[str, Any]) -> str:
 
 
 def _css(fault: Mapping[str, Any], state: str) -> str:
+    """Green where a property did its job (killed the fault, passed the control), red for a failing control.
+
+    A property that lets one particular fault through is normal (it tests something else): no colour.
+    """
     if state == "survived":
-        return "passed" if fault["control"] else "survived"
-    return {"killed": "failed" if fault["control"] else "killed", "not run": "notrun"}.get(state, state)
+        return "good" if fault["control"] else ""
+    if state == "killed":
+        return "bad" if fault["control"] else "good"
+    return {"not run": "notrun"}.get(state, state)
 
 
 # --- running ---------------------------------------------------------------------------------
