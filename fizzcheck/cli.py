@@ -16,7 +16,7 @@ from typing import NoReturn
 from fizzcheck import __version__
 from fizzcheck.errors import FizzcheckError
 
-__all__ = ["main"]
+__all__ = ["main", "parse_with_passthrough"]
 
 COMMAND_MODULES = (
     "fizzcheck.run",
@@ -93,20 +93,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def parse_with_passthrough(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; everything after the first "--" becomes ``args.pytest_args``.
+
+    argparse cannot mix an optional positional (like bench's mode) with a trailing list of
+    pass-through words, so they are cut off before parsing. A command without
+    ``pytest_args`` rejects them with one line.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Everything after the first "--" goes to pytest untouched (argparse cannot mix an
-    # optional positional, like bench's mode, with a trailing list of pass-through words).
     passthrough: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser.parse_args(argv)
-    if passthrough and not hasattr(args, "pytest_args"):
-        parser.error(f"{args.command or 'fizzcheck'} takes no arguments after --")
     if hasattr(args, "pytest_args"):
         args.pytest_args = passthrough
+    elif passthrough:
+        name = getattr(args, "command", None) or getattr(args, "action", None) or "this command"
+        parser.error(f"{name} takes no arguments after --")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parse_with_passthrough(parser, argv)
     if args.command is None:
         parser.print_help()
         return 0

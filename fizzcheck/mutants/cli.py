@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from fizzcheck.errors import FizzcheckError
 
@@ -169,24 +169,12 @@ def register(commands: Any) -> None:
     add_actions(actions)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    from fizzcheck.cli import _Parser, parse_with_passthrough
+
     parser = _Parser(prog="python -m fizzcheck.mutants", description="fizzcheck mutants: run | compat | list")
     add_actions(parser.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True))
-    argv = list(sys.argv[1:] if argv is None else argv)
-    passthrough: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1 :]
-    args = parser.parse_args(argv)
-    if passthrough and not hasattr(args, "pytest_args"):
-        parser.error(f"{args.action} takes no arguments after --")
-    if hasattr(args, "pytest_args"):
-        args.pytest_args = passthrough
+    args = parse_with_passthrough(parser, argv)
     try:
         return int(args.handler(args))
     except FizzcheckError as exc:
