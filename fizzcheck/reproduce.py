@@ -21,7 +21,7 @@ import numpy as np
 __all__ = ["INLINE_LIMIT", "render", "reproducer_dir", "run_check"]
 
 INLINE_LIMIT = 64
-"""Arrays with more elements than this are saved to a ``.npz`` file instead of inlined."""
+"""Arrays with more elements than this are saved to a ``.npy`` file instead of inlined."""
 
 
 def reproducer_dir() -> Path:

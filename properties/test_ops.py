@@ -271,8 +271,7 @@ def test_cross_entropy(device, dtype, data):
 def check_mse(x, target, g, *, reduction: str, variant: str, device: str, dtype: str, layout: str) -> None:
     tx = _leaf(x, dtype=dtype, device=device, layout=layout)
     tt = _leaf(target, dtype=dtype, device=device, layout=layout)
-    loss = F.mse_loss if variant == "F.mse_loss" else nn.MSELoss(reduction=reduction)
-    out = loss(tx, tt, reduction=reduction) if variant == "F.mse_loss" else loss(tx, tt)
+    out = F.mse_loss(tx, tt, reduction=reduction) if variant == "F.mse_loss" else nn.MSELoss(reduction=reduction)(tx, tt)
     op = f"{variant}(reduction={reduction!r})"
     ftol.assert_close(
         out, ref.mse(x, target, reduction), bound=ftol.mse_bound(x, target, reduction, dtype=dtype), op=op, dtype=dtype

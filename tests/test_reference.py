@@ -44,7 +44,6 @@ def test_matmul_matches_exact_sums(m, k, n):
     for i in range(m):
         for j in range(n):
             exact = sum((Fraction(a[i, l]) * Fraction(b[l, j]) for l in range(k)), Fraction(0))  # noqa: E741
-            assert math.fsum(a[i, l] * b[l, j] for l in range(k)) == pytest.approx(float(exact), rel=4 * u)  # noqa: E741
             bound = gamma_k * sum(abs(a[i, l] * b[l, j]) for l in range(k))  # noqa: E741
             assert abs(Fraction(out[i, j]) - exact) <= Fraction(bound)
 

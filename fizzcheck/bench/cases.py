@@ -77,13 +77,12 @@ def compiled(fn: Callable[[], Any], device: str) -> tuple[Callable[[], Any], flo
         raise Unavailable(f"torch.compile failed: {first[:200]}") from exc
 
 
-def _as_outputs(result: dict[str, Any]) -> dict[str, Any]:
-    """Outputs as they are (tensors keep their dtype, so the check sees what torch produced)."""
-    return dict(result)
-
-
 def _uniform(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, shape)
+
+
+# Implementations return their outputs named like the reference's; ``outputs=dict`` passes
+# them on as they are (tensors keep their dtype, so the check sees what torch produced).
 
 
 def _builders(
@@ -107,7 +106,7 @@ def _builders(
         return inference
 
     def build_reference(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
-        return Prepared(run=lambda: reference(inputs), outputs=_as_outputs)
+        return Prepared(run=lambda: reference(inputs), outputs=dict)
 
     impls = [Implementation("numpy_reference", build_reference, **REFERENCE_ONLY)]
     if raw is not None:
@@ -115,7 +114,7 @@ def _builders(
 
         def build_raw(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
             tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
-            return Prepared(run=synchronized(wrap(lambda: raw_fn(tensors)), device), outputs=_as_outputs)
+            return Prepared(run=synchronized(wrap(lambda: raw_fn(tensors)), device), outputs=dict)
 
         impls.append(Implementation("torch_raw", build_raw))
     eager = nn_path or (None if raw is None else (lambda t, device, dtype: lambda: raw_fn(t)))
@@ -124,7 +123,7 @@ def _builders(
 
         def build_nn(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
             tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
-            return Prepared(run=synchronized(wrap(nn_fn(tensors, device, dtype)), device), outputs=_as_outputs)
+            return Prepared(run=synchronized(wrap(nn_fn(tensors, device, dtype)), device), outputs=dict)
 
         impls.append(Implementation("torch_nn", build_nn))
     if eager is not None:
@@ -133,7 +132,7 @@ def _builders(
         def build_compiled(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
             tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
             fast, first_call = compiled(wrap(eager_fn(tensors, device, dtype)), device)
-            return Prepared(run=synchronized(fast, device), outputs=_as_outputs, compile_s=first_call)
+            return Prepared(run=synchronized(fast, device), outputs=dict, compile_s=first_call)
 
         impls.append(Implementation("torch_compile", build_compiled, **COMPILE_QUICK))
     return tuple(impls)
