@@ -20,7 +20,9 @@ _PEAKS = pytest.StashKey[dict[str, Any]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fizzcheck benchmarks")
     group.addoption("--bench-mode", choices=("quick", "full"), default="quick", help="size/dtype sweep (default quick)")
-    group.addoption("--bench-threads", type=int, default=None, help="torch.set_num_threads for the run (default: torch's)")
+    group.addoption(
+        "--bench-threads", type=int, default=None, help="torch.set_num_threads for the run (default: torch's)"
+    )
     group.addoption(
         "--bench-fidelity",
         action="store_true",

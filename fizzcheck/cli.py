@@ -48,12 +48,25 @@ def csv_choices(known: Sequence[str], what: str) -> Callable[[str], str]:
     return parse
 
 
+TARGET_HELP = "framework under test: torch (default), seed-raw, compile[:BACKEND] or MODULE:NAME for your own"
+
+
 def property_suite() -> Path:
     """The ``properties/`` directory of this checkout (or of the current directory)."""
     for candidate in (Path(__file__).resolve().parents[1] / "properties", Path.cwd() / "properties"):
         if (candidate / "test_ops.py").is_file():
             return candidate
     raise FizzcheckError("cannot find the property suite (properties/): run fizzcheck from a fizzcheck checkout")
+
+
+def target_args(spec: str | None) -> list[str]:
+    """pytest options selecting the target ``spec``, checked first (a bad spec is a one-line error)."""
+    if spec is None:
+        return []
+    from fizzcheck.targets import load_target
+
+    load_target(spec)
+    return [f"--fizzcheck-target={spec}"]
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -65,6 +78,7 @@ def _verify(args: argparse.Namespace) -> int:
         argv.append(f"--fizzcheck-device={args.device}")
     if args.dtype:
         argv.append(f"--fizzcheck-dtype={args.dtype}")
+    argv.extend(target_args(args.target))
     argv.extend(args.pytest_args)
     return subprocess.call(argv, cwd=suite.parent)
 
@@ -79,13 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser(
         "verify",
-        help="run the property suite against torch and print the verification summary",
+        help="run the property suite against torch (or another --target) and print the verification summary",
         description="Run the property suite (properties/) with pytest and print a verification summary. "
         "Arguments after -- go to pytest, e.g. fizzcheck verify -- -k test_softmax.",
     )
     verify.add_argument("--profile", choices=PROFILE_NAMES, help="Hypothesis profile (default: ci under CI, else dev)")
-    verify.add_argument("--device", type=csv_choices(DEVICE_NAMES, "device"), help="devices, e.g. cpu or cpu,cuda (default: all)")
+    verify.add_argument(
+        "--device", type=csv_choices(DEVICE_NAMES, "device"), help="devices, e.g. cpu or cpu,cuda (default: all)"
+    )
     verify.add_argument("--dtype", type=csv_choices(DTYPE_NAMES, "dtype"), help="dtypes, e.g. float32 (default: all)")
+    verify.add_argument("--target", metavar="SPEC", help=TARGET_HELP)
     verify.set_defaults(handler=_verify, pytest_args=[])
 
     for module in COMMAND_MODULES:

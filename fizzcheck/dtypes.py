@@ -36,7 +36,7 @@ class DTypeInfo:
 
     @property
     def unit_roundoff(self) -> float:
-        return 2.0 ** -self.significand_bits
+        return 2.0**-self.significand_bits
 
 
 DTYPES: dict[str, DTypeInfo] = {

@@ -1,4 +1,4 @@
-"""Random computation graphs: a strategy, evaluation in the tape and in torch, and error bounds.
+"""Random computation graphs: a strategy, evaluation in the tape and in a target, and error bounds.
 
 **Graphs.** A graph is a tuple of *steps*, each a plain tuple, so a failing graph prints as a
 literal that can be pasted back::
@@ -12,8 +12,9 @@ literal that can be pasted back::
     ("softmax", 2, 1)          node 6 = F.softmax(v2, dim=1)
 
 The last node is the output. :func:`source` renders a graph as a Python function
-``graph(F, v0, ...)`` that runs unchanged on torch tensors (``F = torch.nn.functional``),
-on :mod:`fizzcheck.reference.tape` tensors (``F = tape``) and on :class:`Bounded` values
+``graph(F, v0, ...)`` that runs unchanged on the tensors of the framework under test
+(``F = target.F``, a :class:`fizzcheck.targets.Target`'s ``torch.nn.functional``), on
+:mod:`fizzcheck.reference.tape` tensors (``F = tape``) and on :class:`Bounded` values
 (error bounds). Every evaluation here runs that code (whole, or line by line for the
 bounds), so the code a failure prints is the code that ran. :func:`graphs` draws graphs with fan-out (any earlier node may be
 reused), broadcasting, reductions, shape changes and views.
@@ -69,11 +70,9 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.autograd.forward_ad as forward_ad
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -82,7 +81,9 @@ import fizzcheck.tolerance as ftol
 from fizzcheck.dtypes import dtype_info
 from fizzcheck.errors import InvalidArgument
 from fizzcheck.reference import ops, tape
-from fizzcheck.tensors import to_tensor
+
+if TYPE_CHECKING:
+    from fizzcheck.targets import Target, Tensor
 
 __all__ = [
     "DOMAIN_MARGIN",
@@ -247,14 +248,14 @@ def _apply(step: Step, operands: Sequence[Any], functional: Any) -> Any:
 
 @contextmanager
 def graph_note(graph: Sequence[Step]) -> Iterator[None]:
-    """On failure, add the graph as Python code (for torch and for the tape) to the exception."""
+    """On failure, add the graph as Python code (for the target and for the tape) to the exception."""
     try:
         yield
     except Exception as exc:
         code = source(graph).replace("\n", "\n    ")
         exc.add_note(
-            "The graph as Python code (F = torch.nn.functional for torch, F = fizzcheck.reference.tape "
-            "for the reference tape):\n    " + code
+            "The graph as Python code (F = target.F, torch.nn.functional as the target sees it, for the "
+            "target; F = fizzcheck.reference.tape for the reference tape):\n    " + code
         )
         raise
 
@@ -440,9 +441,13 @@ class Bounded:
 
     def expand(self, shape: tuple[int, ...], reduced: tuple[int, ...], keepdim: bool) -> Bounded:
         """Undo a reduction over ``reduced`` (the gradient of a sum): exact copies."""
-        value, error = (self.value, self.error) if keepdim else (
-            np.expand_dims(self.value, reduced),
-            np.expand_dims(self.error, reduced),
+        value, error = (
+            (self.value, self.error)
+            if keepdim
+            else (
+                np.expand_dims(self.value, reduced),
+                np.expand_dims(self.error, reduced),
+            )
         )
         return Bounded(np.broadcast_to(value, shape), np.broadcast_to(error, shape), self.side)
 
@@ -580,7 +585,11 @@ Pair = tuple[Array, Array]
 
 
 def _both_sides(
-    torch_rule: Callable[..., Any], tape_rule: Callable[..., Any], operands: Sequence[Pair], target: Side, reference: Side
+    torch_rule: Callable[..., Any],
+    tape_rule: Callable[..., Any],
+    operands: Sequence[Pair],
+    target: Side,
+    reference: Side,
 ) -> Any:
     """Apply a rule on torch's side (operands off by their bounds) and on the tape's (exact operands)."""
     on_torch = torch_rule(*(Bounded(v, d, target) for v, d in operands))
@@ -614,7 +623,9 @@ def reverse_bounds(
     graph = _normalise(graph)
     target, reference = sides(dtype)
     nodes = _forward_pass(graph, inputs, target, reference)
-    pending: dict[int, list[Pair]] = {len(graph) - 1: [(np.asarray(cotangent, dtype=np.float64), np.zeros(nodes[-1][0].shape))]}
+    pending: dict[int, list[Pair]] = {
+        len(graph) - 1: [(np.asarray(cotangent, dtype=np.float64), np.zeros(nodes[-1][0].shape))]
+    }
     reached: dict[int, Pair] = {}
     for i in reversed(range(len(graph))):
         if i not in pending:
@@ -633,7 +644,9 @@ def reverse_bounds(
             reduce = functools.partial(Bounded.sum_to_shape, shape=shape)
             pending.setdefault(j, []).append(_both_sides(reduce, reduce, [grad], target, reference))
     grad_bounds = [
-        reached[i][1] if i in reached else np.zeros(nodes[i][0].shape) for i, step in enumerate(graph) if step[0] == "input"
+        reached[i][1] if i in reached else np.zeros(nodes[i][0].shape)
+        for i, step in enumerate(graph)
+        if step[0] == "input"
     ]
     return nodes[-1][1], grad_bounds
 
@@ -699,7 +712,9 @@ def values(shape: tuple[int, ...], dtype: str) -> st.SearchStrategy[Array]:
     """
     if dtype not in GRAPH_DTYPES:
         raise InvalidArgument(f"dtype={dtype!r} must be one of {GRAPH_DTYPES} for graphs")
-    element = st.floats(-INPUT_MAGNITUDE, INPUT_MAGNITUDE, width=32 if dtype == "float32" else 64, allow_subnormal=False)
+    element = st.floats(
+        -INPUT_MAGNITUDE, INPUT_MAGNITUDE, width=32 if dtype == "float32" else 64, allow_subnormal=False
+    )
     return hnp.arrays(np.float64, shape, elements=element)
 
 
@@ -911,7 +926,7 @@ def graphs(*, dtype: str, max_ops: int = MAX_OPS) -> st.SearchStrategy[GraphCase
     return _graph_cases(dtype, max_ops)
 
 
-# --- evaluation: tape and torch ---------------------------------------------------------
+# --- evaluation: tape and target --------------------------------------------------------
 
 
 def tape_reverse(graph: Sequence[Step], inputs: Sequence[Array], cotangent: Array) -> tuple[Array, list[Array]]:
@@ -934,20 +949,25 @@ def torch_reverse(
     inputs: Sequence[Array],
     cotangent: Array,
     *,
+    target: Target,
     variant: str,
     dtype: str,
     device: str,
     layout: str = "contiguous",
-) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-    """torch's output and input gradients (None where torch reports none), via ``variant``."""
+) -> tuple[Tensor, list[Tensor | None]]:
+    """The target's output and input gradients (None where it reports none), via ``variant``.
+
+    The graph runs with ``F = target.F``; ``variant`` is ``target.autograd.grad`` or
+    ``Tensor.backward`` on the target's output.
+    """
     if variant not in REVERSE_VARIANTS:
         raise InvalidArgument(f"variant={variant!r} must be one of {REVERSE_VARIANTS}")
-    leaves = [to_tensor(x, dtype=dtype, device=device, layout=layout, requires_grad=True) for x in inputs]
-    out = compile_graph(graph)(torch.nn.functional, *leaves)
-    g = to_tensor(cotangent, dtype=dtype, device=device)
-    grads: list[torch.Tensor | None]
+    leaves = [target.tensor(x, dtype=dtype, device=device, layout=layout, requires_grad=True) for x in inputs]
+    out = compile_graph(graph)(target.F, *leaves)
+    g = target.tensor(cotangent, dtype=dtype, device=device)
+    grads: list[Tensor | None]
     if variant == "torch.autograd.grad":
-        grads = list(torch.autograd.grad(out, leaves, grad_outputs=g, allow_unused=True))
+        grads = list(target.autograd.grad(out, leaves, grad_outputs=g, allow_unused=True))
     else:
         out.backward(g)
         grads = [leaf.grad for leaf in leaves]
@@ -959,26 +979,32 @@ def torch_forward(
     inputs: Sequence[Array],
     tangents: Sequence[Array],
     *,
+    target: Target,
     variant: str,
     dtype: str,
     device: str,
     layout: str = "contiguous",
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """torch's output and its forward-mode tangent (None where torch reports none), via ``variant``."""
+) -> tuple[Tensor, Tensor | None]:
+    """The target's output and its forward-mode tangent (None where it reports none), via ``variant``.
+
+    The graph runs with ``F = target.F``; ``variant`` is ``target.func.jvp`` or dual tensors
+    of ``target.forward_ad``.
+    """
     if variant not in FORWARD_VARIANTS:
         raise InvalidArgument(f"variant={variant!r} must be one of {FORWARD_VARIANTS}")
     fn = compile_graph(graph)
-    primals = [to_tensor(x, dtype=dtype, device=device, layout=layout) for x in inputs]
-    directions = [to_tensor(t, dtype=dtype, device=device, layout=layout) for t in tangents]
+    primals = [target.tensor(x, dtype=dtype, device=device, layout=layout) for x in inputs]
+    directions = [target.tensor(t, dtype=dtype, device=device, layout=layout) for t in tangents]
     with warnings.catch_warnings():
         # torch's first make_dual imports torch._decomp.decompositions_for_jvp, which calls the
         # deprecated torch.jit.script (a DeprecationWarning from torch itself, not from us)
         # (torch 2.14 raises the same message as a FutureWarning: match the message, any category)
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
         if variant == "torch.func.jvp":
-            result = torch.func.jvp(lambda *xs: fn(torch.nn.functional, *xs), tuple(primals), tuple(directions))
+            result = target.func.jvp(lambda *xs: fn(target.F, *xs), tuple(primals), tuple(directions))
             return result[0], result[1]
+        forward_ad = target.forward_ad
         with forward_ad.dual_level():
             duals = [forward_ad.make_dual(p, t) for p, t in zip(primals, directions, strict=True)]
-            unpacked = forward_ad.unpack_dual(fn(torch.nn.functional, *duals))
+            unpacked = forward_ad.unpack_dual(fn(target.F, *duals))
             return unpacked.primal.detach().clone(), None if unpacked.tangent is None else unpacked.tangent.clone()

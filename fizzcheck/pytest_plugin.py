@@ -7,6 +7,9 @@
   and dtypes chosen with ``--fizzcheck-device`` / ``--fizzcheck-dtype`` (or
   ``$FIZZCHECK_DEVICES`` / ``$FIZZCHECK_DTYPES``); CUDA cases are skipped with a reason
   when no GPU is visible.
+* Provides the ``target`` fixture: the framework under test as a
+  :class:`fizzcheck.targets.Target`, chosen with ``--fizzcheck-target`` (or
+  ``$FIZZCHECK_TARGET``; default ``torch``). Properties reach torch only through it.
 * Records, per test, the outcome, examples run and largest observed error / bound (see
   ``fizzcheck.results``), prints a verification summary, and with
   ``--fizzcheck-results=PATH`` writes them as JSON (``docs/results-schema.md``).
@@ -50,6 +53,7 @@ DEVICE_TYPES = ("cpu", "cuda")
 _DEVICES = pytest.StashKey[list[str]]()
 _DTYPES = pytest.StashKey[list[str]]()
 _PROFILE = pytest.StashKey[str]()
+_TARGET = pytest.StashKey[Any]()
 
 
 def default_profile() -> str:
@@ -78,6 +82,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="comma-separated dtypes (float32,float64; float16,bfloat16 run on CUDA); env FIZZCHECK_DTYPES",
     )
     group.addoption(
+        "--fizzcheck-target",
+        default=None,
+        metavar="SPEC",
+        help="framework under test: torch (default), seed-raw, compile[:BACKEND] or MODULE:NAME; env FIZZCHECK_TARGET",
+    )
+    group.addoption(
         "--fizzcheck-threads",
         type=int,
         default=None,
@@ -98,7 +108,9 @@ def _selected(config: pytest.Config, option: str, env: str, known: tuple[str, ..
         return None
     unknown = [c for c in chosen if c not in known]
     if unknown:
-        raise pytest.UsageError(f"--{option.replace('_', '-')}={','.join(chosen)}: unknown {unknown}; use {','.join(known)}")
+        raise pytest.UsageError(
+            f"--{option.replace('_', '-')}={','.join(chosen)}: unknown {unknown}; use {','.join(known)}"
+        )
     return chosen
 
 
@@ -110,6 +122,24 @@ def _profile_name(config: pytest.Config) -> str:
         # A seed must change the examples, which a derandomised profile would ignore.
         return "ci-seeded"
     return name
+
+
+def _target_spec(config: pytest.Config) -> str:
+    return config.getoption("fizzcheck_target") or os.environ.get("FIZZCHECK_TARGET") or "torch"
+
+
+def _load_target(config: pytest.Config) -> Any:
+    """The target, loaded once per process (a user's target module is imported here)."""
+    if _TARGET not in config.stash:
+        from fizzcheck.errors import InvalidArgument
+        from fizzcheck.targets import load_target
+
+        spec = _target_spec(config)
+        try:
+            config.stash[_TARGET] = load_target(spec)
+        except InvalidArgument as exc:
+            raise pytest.UsageError(f"--fizzcheck-target={spec}: {exc}") from None
+    return config.stash[_TARGET]
 
 
 def _results_destination(config: pytest.Config) -> Path | None:
@@ -131,6 +161,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     _selected(config, "fizzcheck_device", "FIZZCHECK_DEVICES", DEVICE_TYPES)
     _selected(config, "fizzcheck_dtype", "FIZZCHECK_DTYPES", tuple(DTYPES))
     _results_destination(config)
+    _load_target(config)
 
 
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
@@ -142,9 +173,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_DTYPES] = dtypes or [*FLOAT_DTYPES, *LOW_PRECISION]
     _set_threads(config)
     name = _profile_name(config)
-    settings.load_profile(name)
+    target = _load_target(config)
+    if target.compiles:  # the first call of each specialisation compiles for seconds
+        settings.register_profile(f"{name}-no-deadline", parent=settings.get_profile(name), deadline=None)
+        settings.load_profile(f"{name}-no-deadline")
+    else:
+        settings.load_profile(name)
     config.stash[_PROFILE] = name
-    config.pluginmanager.register(PropertyRecorder(config, _results_destination(config), name), "fizzcheck-results")
+    recorder = PropertyRecorder(config, _results_destination(config), name, target.describe())
+    config.pluginmanager.register(recorder, "fizzcheck-results")
 
 
 def _set_threads(config: pytest.Config) -> None:
@@ -169,7 +206,18 @@ def _set_threads(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     devices: list[str] = config.stash[_DEVICES]
     dtypes: list[str] = config.stash[_DTYPES]
-    return f"fizzcheck: hypothesis profile={config.stash[_PROFILE]}, devices={','.join(devices)}, dtypes={','.join(dtypes)}"
+    target = config.stash[_TARGET]
+    overrides = target.describe()["overrides"]
+    return (
+        f"fizzcheck: target={target.spec} ({len(overrides)} overrides), hypothesis profile={config.stash[_PROFILE]}, "
+        f"devices={','.join(devices)}, dtypes={','.join(dtypes)}"
+    )
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Any:
+    """The framework under test (a :class:`fizzcheck.targets.Target`); see ``--fizzcheck-target``."""
+    return _load_target(pytestconfig)
 
 
 def _cuda_skip_reason() -> str | None:

@@ -47,6 +47,8 @@ def _literal(value: Any) -> str:
 
 
 def _array_code(name: str, array: np.ndarray, save: bool) -> str:
+    if array.size == 0:  # tolist() of a (255, 79, 0) array is 20 000 nested empty lists
+        return f"{name} = np.zeros({array.shape!r}, dtype=np.{array.dtype.name})"
     if array.size <= INLINE_LIMIT:
         return f"{name} = np.array({_literal(array.tolist())}, dtype=np.{array.dtype.name}).reshape({array.shape!r})"
     if not save:
@@ -66,13 +68,26 @@ def _array_code(name: str, array: np.ndarray, save: bool) -> str:
     return f"{name} = np.load({str(path)!r})"
 
 
+def _target_spec(value: Any) -> str | None:
+    """The spec that loads ``value`` again, if it is a fizzcheck target (the framework under test)."""
+    if type(value).__module__.split(".")[0] == "numpy":
+        return None
+    from fizzcheck.targets.base import Target  # only a value that is a target needs torch here
+
+    return value.spec if isinstance(value, Target) else None
+
+
 def render(check: Callable[..., Any], inputs: dict[str, Any]) -> str:
     """Python code that calls ``check(**inputs)`` again."""
     save = _is_final_example()
     lines = ["Reproducer (run from the fizzcheck checkout):", "import numpy as np"]
     lines.append(f"from {check.__module__} import {check.__name__}")
     for name, value in inputs.items():
-        if isinstance(value, np.ndarray):
+        spec = _target_spec(value)
+        if spec is not None:
+            lines.append("from fizzcheck.targets import load_target")
+            lines.append(f"{name} = load_target({spec!r})")
+        elif isinstance(value, np.ndarray):
             lines.append(_array_code(name, value, save))
         else:
             lines.append(f"{name} = {_literal(value)}")

@@ -24,9 +24,6 @@ from fizzcheck.machine import SCHEMA_VERSION, machine_block, new_run_id
 
 __all__ = ["PropertyRecorder", "write_json_new"]
 
-TARGET = "torch"
-"""The adapter under test (only torch eager so far)."""
-
 
 def write_json_new(path: Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically; never replace an existing file."""
@@ -62,10 +59,11 @@ def _note_text(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[str
 class PropertyRecorder:
     """pytest plugin object: collects one row per test call and writes the results file."""
 
-    def __init__(self, config: pytest.Config, destination: Path | None, profile: str) -> None:
+    def __init__(self, config: pytest.Config, destination: Path | None, profile: str, target: dict[str, Any]) -> None:
         self.config = config
         self.destination = destination
         self.profile = profile
+        self.target = target  # Target.describe(): spec, overrides, torch version
         self.rows: list[dict[str, Any]] = []
         self.run_id = new_run_id()
         self.created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -148,7 +146,7 @@ class PropertyRecorder:
                     "module": report.nodeid.split("::", 1)[0],
                     "device": props.get("device"),
                     "dtype": props.get("dtype"),
-                    "target": TARGET,
+                    "target": self.target["spec"],
                     "outcome": outcome,
                     "skip_reason": skip_reason,
                     "examples": props.get("examples"),
@@ -169,13 +167,16 @@ class PropertyRecorder:
             "run_id": self.run_id,
             "created": self.created,
             "profile": self.profile,
+            "target": self.target,
             "machine": machine_block(),
             "properties": sorted(self.rows, key=lambda row: row["nodeid"]),
         }
         try:
             written = write_json_new(path, payload)
         except FileExistsError:
-            raise pytest.UsageError(f"--fizzcheck-results={path}: file exists; fizzcheck never overwrites results") from None
+            raise pytest.UsageError(
+                f"--fizzcheck-results={path}: file exists; fizzcheck never overwrites results"
+            ) from None
         self.written = written
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -34,9 +34,10 @@ def _done(start: float, what: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from fizzcheck.bench.cli import bench_command, benchmark_suite
-    from fizzcheck.cli import property_suite
+    from fizzcheck.cli import property_suite, target_args
     from fizzcheck.machine import new_run_id
 
+    selected_target = target_args(args.target)
     run_id = new_run_id()
     results_dir = Path(args.output_dir) / "runs" / run_id
     if results_dir.exists():
@@ -50,6 +51,7 @@ def _run(args: argparse.Namespace) -> int:
             f"--hypothesis-profile={args.profile}", f"--fizzcheck-results={properties}"]  # fmt: skip
     if args.device:
         argv.append(f"--fizzcheck-device={args.device}")
+    argv.extend(selected_target)
     start = _phase(1, total, f"property suite (Hypothesis profile {args.profile})")
     property_status = subprocess.call(argv, cwd=suite.parent)
     _done(start, f"property suite exited {property_status}")
@@ -82,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    from fizzcheck.cli import DEVICE_NAMES, csv_choices
+    from fizzcheck.cli import DEVICE_NAMES, TARGET_HELP, csv_choices
 
     run = commands.add_parser(
         "run",
@@ -93,8 +95,13 @@ def register(commands: Any) -> None:
             "Exit status 0 when every property holds and every benchmark ran, 1 otherwise, 2 on bad input."
         ),
     )
-    run.add_argument("--profile", choices=("dev", "ci", "thorough"), default=DEFAULTS["profile"], help="Hypothesis profile")
-    run.add_argument("--device", type=csv_choices(DEVICE_NAMES, "device"), help="devices, e.g. cpu or cpu,cuda (default: all)")
+    run.add_argument(
+        "--profile", choices=("dev", "ci", "thorough"), default=DEFAULTS["profile"], help="Hypothesis profile"
+    )
+    run.add_argument(
+        "--device", type=csv_choices(DEVICE_NAMES, "device"), help="devices, e.g. cpu or cpu,cuda (default: all)"
+    )
+    run.add_argument("--target", metavar="SPEC", help=TARGET_HELP + " (the benchmarks time torch eager)")
     run.add_argument("--bench", choices=("quick", "full"), default=DEFAULTS["bench"], help="benchmark sweep")
     run.add_argument("--no-bench", action="store_true", help="skip the benchmarks (verification only)")
     run.add_argument("--output-dir", default=DEFAULTS["output_dir"], help="where results and the report go")

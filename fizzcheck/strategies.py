@@ -109,7 +109,9 @@ def sides(*, min_side: int = 1, max_side: int = MAX_SIDE) -> st.SearchStrategy[i
 
 
 @st.composite
-def _budgeted_shape(draw: st.DrawFn, min_dims: int, max_dims: int, min_side: int, max_side: int, budget: int) -> tuple[int, ...]:
+def _budgeted_shape(
+    draw: st.DrawFn, min_dims: int, max_dims: int, min_side: int, max_side: int, budget: int
+) -> tuple[int, ...]:
     ndim = draw(st.integers(min_dims, max_dims), label="ndim")
     order = draw(st.permutations(range(ndim))) if ndim > 1 else list(range(ndim))
     dims = [min_side] * ndim
@@ -328,7 +330,6 @@ def layouts(allowed: Sequence[str] = LAYOUTS) -> st.SearchStrategy[str]:
     for name in allowed:
         _check(name in LAYOUTS, f"layout={name!r} must be one of {LAYOUTS}")
     return st.sampled_from(tuple(allowed))
-
 
 
 def devices() -> st.SearchStrategy[str]:

@@ -189,16 +189,12 @@ def linear_bound(x: Array, w: Array, b: Array | None = None, *, dtype: str) -> A
     return _both(dtype, lambda p: p.acc(k, p.u) * abs_terms + p.floor)
 
 
-def linear_vjp_bound(
-    x: Array, w: Array, b: Array | None, g: Array, *, dtype: str
-) -> tuple[Array, Array, Array | None]:
+def linear_vjp_bound(x: Array, w: Array, b: Array | None, g: Array, *, dtype: str) -> tuple[Array, Array, Array | None]:
     counts = ref.linear_vjp(_ones(x), _ones(w), _ones(b), _ones(g))
     abs_terms = ref.linear_vjp(_abs(x), _abs(w), _abs(b), _abs(g))
 
     def side(p: _Precision) -> tuple[Array | None, ...]:
-        return tuple(
-            None if t is None else p.acc(k, p.u) * t + p.floor for k, t in zip(counts, abs_terms, strict=True)
-        )
+        return tuple(None if t is None else p.acc(k, p.u) * t + p.floor for k, t in zip(counts, abs_terms, strict=True))
 
     return _both(dtype, side)
 

@@ -1,16 +1,22 @@
 """Autograd properties: random computation graphs against the reference tape, and autograd's
 bookkeeping as a state machine against a model of torch's documented rules.
 
+Every call into the framework goes through ``target`` (``--fizzcheck-target``); the
+spellings below (``torch.autograd.grad`` …) name the target's namespaces, so
+``torch.autograd.grad`` is ``target.autograd.grad``.
+
 * ``test_random_graph_reverse_mode`` / ``test_random_graph_forward_mode`` draw graphs with
-  :func:`fizzcheck.graphs.graphs` and compare torch's output value, its gradients for a
-  random cotangent (``torch.autograd.grad`` and ``.backward()``) and its forward-mode JVP
-  (``torch.func.jvp`` and ``torch.autograd.forward_ad``) with :mod:`fizzcheck.reference.tape`
-  in float64, within the bounds of :func:`fizzcheck.graphs.reverse_bounds` /
-  :func:`~fizzcheck.graphs.forward_bounds`. A failure prints the graph as Python code.
-* ``test_autograd_state_machine`` runs :class:`AutogradSemantics`: random sequences of
-  forward passes, ``backward()``, ``torch.autograd.grad``, ``zero_grad()``, manual SGD
-  updates under ``torch.no_grad()``, updates through ``.data`` and ``detach()``, in-place
-  updates and ``requires_grad`` toggles.
+  :func:`fizzcheck.graphs.graphs`, run them with ``F = target.F`` and compare the target's
+  output value, its gradients for a random cotangent (``torch.autograd.grad`` and
+  ``.backward()``) and its forward-mode JVP (``torch.func.jvp`` and
+  ``torch.autograd.forward_ad``) with :mod:`fizzcheck.reference.tape` in float64, within the
+  bounds of :func:`fizzcheck.graphs.reverse_bounds` / :func:`~fizzcheck.graphs.forward_bounds`.
+  A failure prints the graph as Python code.
+* ``test_autograd_state_machine`` runs :class:`AutogradSemantics` on the target: random
+  sequences of forward passes, ``backward()``, ``torch.autograd.grad``, ``zero_grad()``
+  (of an ``nn.Module`` and a ``torch.optim.SGD``), manual SGD updates under
+  ``torch.no_grad()``, updates through ``.data`` and ``detach()``, in-place updates and
+  ``requires_grad`` toggles.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -33,14 +39,13 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from torch import nn
 
 import fizzcheck.strategies as fst
 import fizzcheck.tolerance as ftol
 from fizzcheck import graphs
 from fizzcheck.dtypes import round_to
 from fizzcheck.reproduce import run_check
-from fizzcheck.tensors import to_numpy, to_tensor
+from fizzcheck.targets import Target, Tensor
 
 # --- random graphs ----------------------------------------------------------------------
 
@@ -48,19 +53,21 @@ from fizzcheck.tensors import to_numpy, to_tensor
 def _assert_gradients(grads, expected, bounds, *, names, dtype, what) -> None:
     __tracebackhide__ = True
     for name, got, want, bound in zip(names, grads, expected, bounds, strict=True):
-        if got is None:  # torch reports no gradient for an input the output does not use
+        if got is None:  # the target reports no gradient for an input the output does not use
             ftol.assert_close(np.zeros_like(want), want, bound=bound, op=f"{what} d/d{name} (None)")
         else:
             ftol.assert_close(got, want, bound=bound, op=f"{what} d/d{name}", dtype=dtype)
 
 
-def check_graph_reverse_mode(graph, cotangent, *, variant: str, device: str, dtype: str, layout: str, **inputs) -> None:
-    """torch's value and input gradients of sum(cotangent * graph(inputs)) against the tape."""
+def check_graph_reverse_mode(
+    target: Target, graph, cotangent, *, variant: str, device: str, dtype: str, layout: str, **inputs
+) -> None:
+    """The target's value and input gradients of sum(cotangent * graph(inputs)) against the tape."""
     names = graphs.input_names(graph)
     arrays = [inputs[name] for name in names]
     with graphs.graph_note(graph):
         value, grads = graphs.torch_reverse(
-            graph, arrays, cotangent, variant=variant, dtype=dtype, device=device, layout=layout
+            graph, arrays, cotangent, target=target, variant=variant, dtype=dtype, device=device, layout=layout
         )
         want_value, want_grads = graphs.tape_reverse(graph, arrays, cotangent)
         value_bound, grad_bounds = graphs.reverse_bounds(graph, arrays, cotangent, dtype=dtype)
@@ -68,13 +75,15 @@ def check_graph_reverse_mode(graph, cotangent, *, variant: str, device: str, dty
         _assert_gradients(grads, want_grads, grad_bounds, names=names, dtype=dtype, what=variant)
 
 
-def check_graph_forward_mode(graph, *, variant: str, device: str, dtype: str, layout: str, **arrays) -> None:
-    """torch's value and JVP of graph at the inputs ``v<i>`` along the tangents ``dv<i>``, against the tape."""
+def check_graph_forward_mode(
+    target: Target, graph, *, variant: str, device: str, dtype: str, layout: str, **arrays
+) -> None:
+    """The target's value and JVP of graph at the inputs ``v<i>`` along the tangents ``dv<i>``, against the tape."""
     names = graphs.input_names(graph)
     inputs, tangents = [arrays[name] for name in names], [arrays[f"d{name}"] for name in names]
     with graphs.graph_note(graph):
         value, tangent = graphs.torch_forward(
-            graph, inputs, tangents, variant=variant, dtype=dtype, device=device, layout=layout
+            graph, inputs, tangents, target=target, variant=variant, dtype=dtype, device=device, layout=layout
         )
         want_value, want_tangent = graphs.tape_forward(graph, inputs, tangents)
         value_bound, tangent_bound = graphs.forward_bounds(graph, inputs, tangents, dtype=dtype)
@@ -84,13 +93,14 @@ def check_graph_forward_mode(graph, *, variant: str, device: str, dtype: str, la
 
 @pytest.mark.dtypes(*graphs.GRAPH_DTYPES)
 @given(data=st.data())
-def test_random_graph_reverse_mode(device, dtype, data):
+def test_random_graph_reverse_mode(target, device, dtype, data):
     case = data.draw(graphs.graphs(dtype=dtype), label="graph")
     cotangent = data.draw(graphs.values(case.output_shape, dtype), label="cotangent")
     variant = data.draw(st.sampled_from(graphs.REVERSE_VARIANTS), label="variant")
     layout = data.draw(fst.layouts(), label="layout")
     run_check(
         check_graph_reverse_mode,
+        target=target,
         graph=list(case.graph),
         cotangent=cotangent,
         variant=variant,
@@ -103,7 +113,7 @@ def test_random_graph_reverse_mode(device, dtype, data):
 
 @pytest.mark.dtypes(*graphs.GRAPH_DTYPES)
 @given(data=st.data())
-def test_random_graph_forward_mode(device, dtype, data):
+def test_random_graph_forward_mode(target, device, dtype, data):
     case = data.draw(graphs.graphs(dtype=dtype), label="graph")
     tangents = {
         f"d{name}": data.draw(graphs.values(x.shape, dtype), label=f"d{name}") for name, x in case.inputs.items()
@@ -112,6 +122,7 @@ def test_random_graph_forward_mode(device, dtype, data):
     layout = data.draw(fst.layouts(), label="layout")
     run_check(
         check_graph_forward_mode,
+        target=target,
         graph=list(case.graph),
         variant=variant,
         device=device,
@@ -131,7 +142,7 @@ PARAMETERS = ("w", "b")
 
 SCALES = (0.5, 2.0, -1.0)
 """In-place scalings: one correctly rounded product (exact unless it under- or overflows), so
-the model, rounding the same product with ``round_to``, holds torch's values bit for bit."""
+the model, rounding the same product with ``round_to``, holds the target's values bit for bit."""
 
 LEARNING_RATES = (0.5, 0.125)
 """Powers of two, exact in every dtype; the model rounds lr * grad and p - lr * grad once each, as torch does."""
@@ -149,7 +160,7 @@ class LeafModel:
     data: np.ndarray
     requires_grad: bool
     grad: np.ndarray | None = None
-    grad_bound: np.ndarray | None = None  # allowance for |torch's .grad − grad|
+    grad_bound: np.ndarray | None = None  # allowance for |the target's .grad − grad|
     version: int = 0  # in-place changes autograd tracks (torch's version counter)
 
 
@@ -157,8 +168,8 @@ class LeafModel:
 class GraphModel:
     """One forward pass: its tensors and what the model expects of its backward."""
 
-    loss: torch.Tensor
-    z: torch.Tensor  # the non-loss intermediate x @ w + b
+    loss: Tensor
+    z: Tensor  # the non-loss intermediate x @ w + b
     differentiates: dict[str, bool]  # leaves that got an edge in the graph
     saved_versions: dict[str, int] = field(default_factory=dict)  # leaves saved for backward
     freed: bool = False
@@ -169,7 +180,7 @@ class GraphModel:
 
 
 class AutogradSemantics(RuleBasedStateMachine):
-    """torch's autograd bookkeeping against a model of its documented rules.
+    """The target's autograd bookkeeping against a model of torch's documented rules.
 
     The forward pass is ``loss = ((x @ w + b) * c).sum()``: linear in every leaf, so its
     gradients (x: c wᵀ, w: xᵀ c, b: Σ c) read only the leaves' *current* values, which is
@@ -181,27 +192,38 @@ class AutogradSemantics(RuleBasedStateMachine):
     :func:`fizzcheck.graphs.reverse_bounds`; data is compared exactly.
 
     The ``run_*`` methods are the only calls into the autograd API under test, so fizzcheck's
-    own tests can swap in faulty versions.
+    own tests can swap in faulty versions. The machine cannot take pytest fixtures: bind the
+    framework under test with :meth:`on` (a subclass with ``target``, ``device`` and ``dtype``
+    set), as ``test_autograd_state_machine`` does.
     """
 
+    target: ClassVar[Target]
     device = "cpu"
     dtype = "float64"
 
     forward_passes = Bundle("forward_passes")
 
+    @classmethod
+    def on(cls, target: Target, *, device: str, dtype: str) -> type[AutogradSemantics]:
+        """This machine run on ``target``, with leaves of ``dtype`` on ``device``."""
+        name = f"{cls.__name__}_{device}_{dtype}"
+        return type(name, (cls,), {"target": target, "device": device, "dtype": dtype})
+
     def __init__(self) -> None:
         super().__init__()
-        self.tensors: dict[str, torch.Tensor] = {}
+        if not isinstance(getattr(self, "target", None), Target):
+            raise TypeError(f"{type(self).__name__} has no target: run AutogradSemantics.on(target, ...)")
+        self.tensors: dict[str, Tensor] = {}
         self.model: dict[str, LeafModel] = {}
         self._references: dict[tuple[bytes, ...], tuple] = {}
 
     # --- the calls under test (overridden by fault-injection tests) -------------------------
 
-    def run_backward(self, loss: torch.Tensor, retain_graph: bool) -> None:
+    def run_backward(self, loss: Tensor, retain_graph: bool) -> None:
         loss.backward(retain_graph=retain_graph)
 
-    def run_autograd_grad(self, loss: torch.Tensor, inputs: list[torch.Tensor], retain_graph: bool):
-        return torch.autograd.grad(loss, inputs, retain_graph=retain_graph, allow_unused=True)
+    def run_autograd_grad(self, loss: Tensor, inputs: list[Tensor], retain_graph: bool):
+        return self.target.autograd.grad(loss, inputs, retain_graph=retain_graph, allow_unused=True)
 
     def run_zero_grad(self, via: str, set_to_none: bool | None) -> None:
         owner = self.module if via == "module" else self.optimizer
@@ -219,14 +241,15 @@ class AutogradSemantics(RuleBasedStateMachine):
             name: data.draw(graphs.values(shape, self.dtype), label=name)
             for name, shape in (("x", (n, m)), ("w", (m, k)), ("b", (k,)), ("c", (n, k)))
         }
-        self.c = to_tensor(values["c"], dtype=self.dtype, device=self.device)
+        target = self.target
+        self.c = target.tensor(values["c"], dtype=self.dtype, device=self.device)
         self.c_values = values["c"]
-        self.module = nn.Module()
-        self.module.w = nn.Parameter(to_tensor(values["w"], dtype=self.dtype, device=self.device))
-        self.module.b = nn.Parameter(to_tensor(values["b"], dtype=self.dtype, device=self.device))
-        self.optimizer = torch.optim.SGD(self.module.parameters(), lr=0.1)
+        self.module = target.nn.Module()
+        self.module.w = target.nn.Parameter(target.tensor(values["w"], dtype=self.dtype, device=self.device))
+        self.module.b = target.nn.Parameter(target.tensor(values["b"], dtype=self.dtype, device=self.device))
+        self.optimizer = target.optim.SGD(self.module.parameters(), lr=0.1)
         self.tensors = {
-            "x": to_tensor(values["x"], dtype=self.dtype, device=self.device),
+            "x": target.tensor(values["x"], dtype=self.dtype, device=self.device),
             "w": self.module.w,
             "b": self.module.b,
         }
@@ -314,7 +337,7 @@ class AutogradSemantics(RuleBasedStateMachine):
     def forward(self, mode):
         x, w, b = (self.tensors[name] for name in LEAVES)
         w_used = w.detach() if mode == "detach w" else w
-        with torch.no_grad() if mode == "no_grad" else contextlib.nullcontext():
+        with self.target.torch.no_grad() if mode == "no_grad" else contextlib.nullcontext():
             z = x @ w_used + b
             loss = (z * self.c).sum()
         differentiates = {
@@ -358,7 +381,7 @@ class AutogradSemantics(RuleBasedStateMachine):
     @precondition(lambda self: any(leaf.requires_grad for leaf in self.model.values()))
     @rule(graph=forward_passes, retain_graph=st.booleans())
     def autograd_grad(self, graph, retain_graph):
-        """torch.autograd.grad returns the gradients and leaves every .grad untouched."""
+        """The target's autograd.grad returns the gradients and leaves every .grad untouched."""
         names = tuple(name for name in LEAVES if self.model[name].requires_grad)
         inputs = [self.tensors[name] for name in names]
         error = self._expected_error(graph, names)
@@ -398,8 +421,8 @@ class AutogradSemantics(RuleBasedStateMachine):
         """The seed's manual update: ``with torch.no_grad(): p -= lr * p.grad`` (a tracked in-place change)."""
         name = data.draw(st.sampled_from([n for n in LEAVES if self.model[n].grad is not None]), label="leaf")
         p = self.tensors[name]
-        step = round_to(lr * to_numpy(p.grad), self.dtype)
-        with torch.no_grad():
+        step = round_to(lr * self.target.numpy(p.grad), self.dtype)
+        with self.target.torch.no_grad():
             p -= lr * p.grad
         leaf = self.model[name]
         leaf.data = round_to(leaf.data - step, self.dtype)
@@ -419,7 +442,7 @@ class AutogradSemantics(RuleBasedStateMachine):
                 p.mul_(scale)
             return
         if how == "no_grad":
-            with torch.no_grad():
+            with self.target.torch.no_grad():
                 p.mul_(scale)
         elif how == ".data":
             p.data.mul_(scale)
@@ -445,7 +468,9 @@ class AutogradSemantics(RuleBasedStateMachine):
             assert p.requires_grad == leaf.requires_grad, (
                 f"{name}.requires_grad={p.requires_grad}, but should be {leaf.requires_grad}"
             )
-            assert np.array_equal(to_numpy(p), leaf.data), f"{name}.data={to_numpy(p)}, but should be {leaf.data}"
+            assert np.array_equal(self.target.numpy(p), leaf.data), (
+                f"{name}.data={self.target.numpy(p)}, but should be {leaf.data}"
+            )
             if leaf.grad is None:
                 assert p.grad is None, f"{name}.grad={p.grad}, but should be None"
             else:
@@ -454,8 +479,8 @@ class AutogradSemantics(RuleBasedStateMachine):
 
 
 @pytest.mark.dtypes(*graphs.GRAPH_DTYPES)
-def test_autograd_state_machine(device, dtype):
-    machine = type(f"AutogradSemantics_{device}_{dtype}", (AutogradSemantics,), {"device": device, "dtype": dtype})
+def test_autograd_state_machine(target, device, dtype):
+    machine = AutogradSemantics.on(target, device=device, dtype=dtype)
     # the active profile's settings; no deadline, as Hypothesis's own TestCase does for state
     # machines (one example is a whole sequence of steps)
     run_state_machine_as_test(machine, settings=settings(deadline=None))

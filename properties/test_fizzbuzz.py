@@ -11,6 +11,10 @@ cross-entropy), gradients and updated parameters within the bounds of
   parameters (rounded to the dtype), so each step is bounded from identical weights;
 * ``resync=False``: the forms run on their own and the bound is chained across steps
   (each step's parameter bound feeds the next), a derived growth bound for the whole run.
+
+The torch forms are built through ``target`` (``--fizzcheck-target``): its ``nn.Linear``,
+``nn.Sigmoid``, losses, ``optim.SGD`` and tensors; the raw form's formulas are the
+chapter's tensor methods.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from fizzcheck import fizzbuzz as fb
 from fizzcheck.dtypes import round_to
 from fizzcheck.reference import net as ref_net
 from fizzcheck.reproduce import run_check
+from fizzcheck.targets import Target
 from fizzcheck.training_bounds import assert_all_close, fizzbuzz_step_bounds
 from fizzcheck.training_strategies import FULL_PRECISIONS, fizzbuzz_runs
 
@@ -50,6 +55,7 @@ def assert_same_predictions(scores: np.ndarray, expected: np.ndarray, bound: np.
 
 
 def check_fizzbuzz_forms(
+    target: Target,
     hidden_weight,
     hidden_bias,
     out_weight,
@@ -64,20 +70,21 @@ def check_fizzbuzz_forms(
 ) -> None:
     params = _params(hidden_weight, hidden_bias, out_weight, out_bias)
     forms = {
-        name: fb.TorchForm(name, params, loss_name=loss_name, lr=lr, dtype=dtype, device=device) for name in fb.FORMS
+        name: fb.TorchForm(name, params, loss_name=loss_name, lr=lr, dtype=dtype, device=device, target=target)
+        for name in fb.FORMS
     }
     error = None
     for step, numbers in enumerate(batches, start=1):
-        x, target = fb.encode(numbers), fb.labels(numbers)
+        x, classes = fb.encode(numbers), fb.labels(numbers)
         if resync and step > 1:
             params = {name: round_to(value, dtype) for name, value in params.items()}
             for form in forms.values():
                 form.load(params)
             error = None
-        expected = fb.reference_step(params, x, target, loss_name=loss_name, lr=lr)
-        bounds = fizzbuzz_step_bounds(params, x, target, loss_name=loss_name, lr=lr, dtype=dtype, param_error=error)
+        expected = fb.reference_step(params, x, classes, loss_name=loss_name, lr=lr)
+        bounds = fizzbuzz_step_bounds(params, x, classes, loss_name=loss_name, lr=lr, dtype=dtype, param_error=error)
         for name, form in forms.items():
-            got = form.train_step(x, target)
+            got = form.train_step(x, classes)
             op = f"{name} {loss_name} step {step}{' (resynced)' if resync else ''}"
             ftol.assert_close(got.scores, expected.scores, bound=bounds.scores, op=f"{op} outputs")
             assert_same_predictions(got.scores, expected.scores, bounds.scores, op=f"{op} predictions")
@@ -91,7 +98,7 @@ def check_fizzbuzz_forms(
 
 @pytest.mark.dtypes(*FULL_PRECISIONS)
 @given(data=st.data())
-def test_fizzbuzz_forms_agree(device, dtype, data):
+def test_fizzbuzz_forms_agree(target, device, dtype, data):
     run = data.draw(fizzbuzz_runs(dtype=dtype), label="run")
     resync = data.draw(st.booleans(), label="resync")
-    run_check(check_fizzbuzz_forms, **run, resync=resync, device=device, dtype=dtype)
+    run_check(check_fizzbuzz_forms, target=target, **run, resync=resync, device=device, dtype=dtype)

@@ -1,12 +1,16 @@
-"""Optimizer properties: ``torch.optim.SGD`` against the numpy reference SGD.
+"""Optimizer properties: the target's ``optim.SGD`` against the numpy reference SGD.
 
 Trajectories run several steps over several parameter tensors in several groups with
 Hypothesis-drawn hyper-parameters; both sides receive *the same* gradients each step
 (``p.grad = tensor(g)``), some of them ``None``. Parameters and momentum buffers must
 stay within :class:`fizzcheck.training_bounds.SGDErrorBound`, which sums per-step
 rounding bounds and their amplification by weight decay and momentum. Every
-implementation torch offers on the device is checked: ``foreach=False`` (one tensor at
-a time), ``foreach=True`` (multi-tensor kernels) and ``fused=True`` (one fused kernel).
+implementation ``torch.optim.SGD`` offers on the device is checked: ``foreach=False``
+(one tensor at a time), ``foreach=True`` (multi-tensor kernels) and ``fused=True`` (one
+fused kernel). A target that replaces ``optim.SGD`` (``target.replaces("optim.SGD")``) is
+checked through the ``foreach=False`` call only: ``foreach=True`` / ``fused=True`` and the
+known failures of torch's kernels are torch.optim.SGD's own, and skip with a reason.
+Every call into the framework goes through ``target`` (``--fizzcheck-target``).
 """
 
 from __future__ import annotations
@@ -16,24 +20,43 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fizzcheck.reference import optim as ref_optim
 from fizzcheck.reproduce import run_check
-from fizzcheck.tensors import to_tensor
+from fizzcheck.targets import Target
 from fizzcheck.training_bounds import SGDErrorBound, assert_all_close
 from fizzcheck.training_strategies import FULL_PRECISIONS, sgd_hyper_parameters, sgd_problems
-
-TARGET_SGD: Any = torch.optim.SGD
-"""The optimizer under test; fizzcheck's own tests swap in deliberately faulty versions."""
 
 IMPLEMENTATIONS: dict[str, dict[str, bool]] = {
     "foreach=False": {"foreach": False},
     "foreach=True": {"foreach": True},
     "fused=True": {"fused": True},
 }
+"""torch.optim.SGD's implementations → the constructor arguments that select them."""
+
+PLAIN = "foreach=False"
+"""The one-tensor-at-a-time call, also made to a target's replacement SGD (it takes torch's signature)."""
+
+
+def torch_sgd_only_reason(target: Target) -> str | None:
+    """Why torch.optim.SGD's implementation-specific checks skip on ``target`` (None: they run)."""
+    if target.replaces("optim.SGD"):
+        return f"target {target.spec!r} replaces optim.SGD; foreach/fused are torch.optim.SGD's implementations"
+    return None
+
+
+def skip_unless_torch_sgd(target: Target, implementation: str | None = None) -> None:
+    """Skip a check of torch.optim.SGD's own implementations (any but ``PLAIN``) on a replacement SGD."""
+    reason = torch_sgd_only_reason(target)
+    if reason is not None and implementation != PLAIN:
+        pytest.skip(reason)
+
+
+def implementations(target: Target) -> list[str]:
+    """The implementations a drawn check may use on ``target``: all of them, or ``PLAIN`` on a replacement SGD."""
+    return list(IMPLEMENTATIONS) if torch_sgd_only_reason(target) is None else [PLAIN]
 
 
 # --- what fused SGD can take ------------------------------------------------------------
@@ -71,11 +94,11 @@ def _split(flat: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
 
 
 def check_sgd_trajectory(
-    shapes, initial, grads, has_grad, groups, defaults, *, implementation: str, device: str, dtype: str
+    target: Target, shapes, initial, grads, has_grad, groups, defaults, *, implementation: str, device: str, dtype: str
 ) -> None:
-    tensors = [to_tensor(v, dtype=dtype, device=device, requires_grad=True) for v in _split(initial, shapes)]
+    tensors = [target.tensor(v, dtype=dtype, device=device, requires_grad=True) for v in _split(initial, shapes)]
     references = [ref_optim.Parameter(v) for v in _split(initial, shapes)]
-    optimizer = TARGET_SGD(
+    optimizer = target.optim.SGD(
         [{**g, "params": [tensors[i] for i in g["params"]]} for g in groups],
         **defaults,
         **IMPLEMENTATIONS[implementation],
@@ -84,7 +107,7 @@ def check_sgd_trajectory(
     bound = SGDErrorBound(dtype)
     for step, step_grads in enumerate(grads):
         for i, (tensor, ref, g) in enumerate(zip(tensors, references, _split(step_grads, shapes), strict=True)):
-            tensor.grad = to_tensor(g, dtype=dtype, device=device) if has_grad[step, i] else None
+            tensor.grad = target.tensor(g, dtype=dtype, device=device) if has_grad[step, i] else None
             ref.grad = g if has_grad[step, i] else None
         optimizer.step()
         bound.step(reference.step())
@@ -106,30 +129,31 @@ def check_sgd_trajectory(
 @pytest.mark.dtypes(*FULL_PRECISIONS)
 @pytest.mark.parametrize("implementation", list(IMPLEMENTATIONS))
 @given(data=st.data())
-def test_sgd_trajectory(device, dtype, implementation, data):
+def test_sgd_trajectory(target, device, dtype, implementation, data):
+    skip_unless_torch_sgd(target, implementation)
     problem = data.draw(sgd_problems(dtype=dtype), label="problem")
     if implementation == "fused=True":
         problem["has_grad"] = fused_compatible(problem["has_grad"], problem["groups"], problem["defaults"])
-    run_check(check_sgd_trajectory, **problem, implementation=implementation, device=device, dtype=dtype)
+    run_check(check_sgd_trajectory, target=target, **problem, implementation=implementation, device=device, dtype=dtype)
 
 
 def check_zero_lr_changes_nothing(
-    shapes, initial, grads, has_grad, groups, defaults, *, implementation, device, dtype
+    target: Target, shapes, initial, grads, has_grad, groups, defaults, *, implementation, device, dtype
 ) -> None:
     """lr = 0: "zero information passing to the network" — every parameter keeps its exact value."""
-    tensors = [to_tensor(v, dtype=dtype, device=device, requires_grad=True) for v in _split(initial, shapes)]
+    tensors = [target.tensor(v, dtype=dtype, device=device, requires_grad=True) for v in _split(initial, shapes)]
     before = [t.detach().clone() for t in tensors]
-    optimizer = TARGET_SGD(
+    optimizer = target.optim.SGD(
         [{**g, "params": [tensors[i] for i in g["params"]]} for g in groups],
         **defaults,
         **IMPLEMENTATIONS[implementation],
     )
     for step, step_grads in enumerate(grads):
         for i, (tensor, g) in enumerate(zip(tensors, _split(step_grads, shapes), strict=True)):
-            tensor.grad = to_tensor(g, dtype=dtype, device=device) if has_grad[step, i] else None
+            tensor.grad = target.tensor(g, dtype=dtype, device=device) if has_grad[step, i] else None
         optimizer.step()
         for i, (tensor, old) in enumerate(zip(tensors, before, strict=True)):
-            assert torch.equal(tensor.detach(), old), (
+            assert target.torch.equal(tensor.detach(), old), (
                 f"param {i} changed at step {step + 1} with lr=0: max |change| "
                 f"{(tensor.detach() - old).abs().max().item()!r}, but should be 0 [SGD({implementation})]"
             )
@@ -137,12 +161,19 @@ def check_zero_lr_changes_nothing(
 
 @pytest.mark.dtypes(*FULL_PRECISIONS)
 @given(data=st.data())
-def test_zero_lr_changes_nothing(device, dtype, data):
-    implementation = data.draw(st.sampled_from(list(IMPLEMENTATIONS)), label="implementation")
+def test_zero_lr_changes_nothing(target, device, dtype, data):
+    implementation = data.draw(st.sampled_from(implementations(target)), label="implementation")
     problem = data.draw(sgd_problems(dtype=dtype, lr=0.0), label="problem")
     if implementation == "fused=True":
         problem["has_grad"] = fused_compatible(problem["has_grad"], problem["groups"], problem["defaults"])
-    run_check(check_zero_lr_changes_nothing, **problem, implementation=implementation, device=device, dtype=dtype)
+    run_check(
+        check_zero_lr_changes_nothing,
+        target=target,
+        **problem,
+        implementation=implementation,
+        device=device,
+        dtype=dtype,
+    )
 
 
 # --- invalid hyper-parameters ---------------------------------------------------------
@@ -176,51 +207,67 @@ def invalid_hyper_parameters(draw: st.DrawFn) -> dict[str, Any]:
     return hyper
 
 
-def check_invalid_hyper_parameters_raise(hyper, *, implementation: str, device: str) -> None:
-    param = torch.zeros(2, device=device, requires_grad=True)
-    with pytest.raises(ValueError) as from_torch:
-        TARGET_SGD([param], **hyper, **IMPLEMENTATIONS[implementation])
+def check_invalid_hyper_parameters_raise(target: Target, hyper, *, implementation: str, device: str) -> None:
+    param = target.torch.zeros(2, device=device, requires_grad=True)
+    with pytest.raises(ValueError) as from_target:
+        target.optim.SGD([param], **hyper, **IMPLEMENTATIONS[implementation])
     with pytest.raises(ValueError) as from_reference:
         ref_optim.SGD([ref_optim.Parameter(np.zeros(2))], **hyper)
-    assert str(from_torch.value) == str(from_reference.value), (
-        f"torch raised {from_torch.value!r}, but the reference raises {from_reference.value!r} [SGD({hyper})]"
+    assert str(from_target.value) == str(from_reference.value), (
+        f"{target.spec} raised {from_target.value!r}, but the reference raises {from_reference.value!r} [SGD({hyper})]"
     )
 
 
 @given(data=st.data())
-def test_invalid_hyper_parameters_raise(device, data):
-    implementation = data.draw(st.sampled_from(list(IMPLEMENTATIONS)), label="implementation")
+def test_invalid_hyper_parameters_raise(target, device, data):
+    implementation = data.draw(st.sampled_from(implementations(target)), label="implementation")
     hyper = data.draw(invalid_hyper_parameters(), label="hyper")
-    run_check(check_invalid_hyper_parameters_raise, hyper=hyper, implementation=implementation, device=device)
+    run_check(
+        check_invalid_hyper_parameters_raise, target=target, hyper=hyper, implementation=implementation, device=device
+    )
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error", "message"),
+    ("options", "error", "message", "torch_sgd_only"),
     [
-        ({"fused": True, "foreach": True}, RuntimeError, "`fused` and `foreach` cannot be `True` together"),
-        ({"fused": True, "differentiable": True}, RuntimeError, "`fused` does not support `differentiable`"),
-        ({"lr": torch.tensor([0.1, 0.2])}, ValueError, "Tensor lr must be 1-element"),
+        (
+            lambda target: {"fused": True, "foreach": True},
+            RuntimeError,
+            "`fused` and `foreach` cannot be `True` together",
+            True,
+        ),
+        (
+            lambda target: {"fused": True, "differentiable": True},
+            RuntimeError,
+            "`fused` does not support `differentiable`",
+            True,
+        ),
+        (lambda target: {"lr": target.torch.tensor([0.1, 0.2])}, ValueError, "Tensor lr must be 1-element", False),
     ],
     ids=["fused-and-foreach", "fused-and-differentiable", "tensor-lr-with-two-elements"],
 )
-def test_incompatible_options_raise(device, kwargs, error, message):
-    param = torch.zeros(2, device=device, requires_grad=True)
+def test_incompatible_options_raise(target, device, options, error, message, torch_sgd_only):
+    """``options(target)`` are the constructor arguments (a tensor lr is made through the target)."""
+    if torch_sgd_only:
+        skip_unless_torch_sgd(target)
+    param = target.torch.zeros(2, device=device, requires_grad=True)
     with pytest.raises(error, match=message):
-        TARGET_SGD([param], **{"lr": 0.1, **kwargs})
+        target.optim.SGD([param], **{"lr": 0.1, **options(target)})
 
 
-def test_empty_parameter_list_raises_for_both():
+def test_empty_parameter_list_raises_for_both(target):
     with pytest.raises(ValueError, match="empty parameter list"):
-        TARGET_SGD([], lr=0.1)
+        target.optim.SGD([], lr=0.1)
     with pytest.raises(ValueError, match="empty parameter list"):
         ref_optim.SGD([], lr=0.1)
 
 
-def test_fused_rejects_non_floating_parameters(device):
+def test_fused_rejects_non_floating_parameters(target, device):
     """``fused=True`` documents floating-point parameters only; complex ones fail at step()."""
-    param = torch.zeros(2, dtype=torch.complex64, device=device, requires_grad=True)
-    optimizer = TARGET_SGD([param], lr=0.1, fused=True)
-    param.grad = torch.ones_like(param)
+    skip_unless_torch_sgd(target)
+    param = target.torch.zeros(2, dtype=target.torch.complex64, device=device, requires_grad=True)
+    optimizer = target.optim.SGD([param], lr=0.1, fused=True)
+    param.grad = target.torch.ones_like(param)
     with pytest.raises(RuntimeError, match="floating point"):
         optimizer.step()
 
@@ -235,16 +282,17 @@ def test_fused_rejects_non_floating_parameters(device):
     "(torch/optim/sgd.py _fused_sgd: is_first_step = all(t is None ...)); a parameter whose "
     "first gradient arrives later hands None to torch._fused_sgd_",
 )
-def test_fused_sgd_with_late_first_gradient(device):
-    early = torch.ones(3, device=device, requires_grad=True)
-    late = torch.ones(2, device=device, requires_grad=True)
-    optimizer = TARGET_SGD([early, late], lr=0.1, momentum=0.9, fused=True)
-    early.grad = torch.ones_like(early)
+def test_fused_sgd_with_late_first_gradient(target, device):
+    skip_unless_torch_sgd(target)
+    early = target.torch.ones(3, device=device, requires_grad=True)
+    late = target.torch.ones(2, device=device, requires_grad=True)
+    optimizer = target.optim.SGD([early, late], lr=0.1, momentum=0.9, fused=True)
+    early.grad = target.torch.ones_like(early)
     optimizer.step()  # `late` has no gradient yet: skipped, as documented
-    early.grad, late.grad = torch.ones_like(early), torch.ones_like(late)
+    early.grad, late.grad = target.torch.ones_like(early), target.torch.ones_like(late)
     optimizer.step()
     # what the other implementations do: `late`'s buffer starts as its gradient
-    assert torch.equal(optimizer.state[late]["momentum_buffer"], torch.ones_like(late))
+    assert target.torch.equal(optimizer.state[late]["momentum_buffer"], target.torch.ones_like(late))
 
 
 _GRAD_KEPT = [
@@ -270,10 +318,11 @@ _GRAD_KEPT = [
 
 
 @pytest.mark.parametrize(("implementation", "nesterov", "weight_decay", "maximize"), _GRAD_KEPT)
-def test_step_leaves_grad_unchanged(device, implementation, nesterov, weight_decay, maximize):
+def test_step_leaves_grad_unchanged(target, device, implementation, nesterov, weight_decay, maximize):
     """step() reads ``.grad``; calling it twice without a new backward must see the same gradient."""
-    param = torch.ones(4, device=device, requires_grad=True)
-    optimizer = TARGET_SGD(
+    skip_unless_torch_sgd(target, implementation)
+    param = target.torch.ones(4, device=device, requires_grad=True)
+    optimizer = target.optim.SGD(
         [param],
         lr=0.1,
         momentum=0.9,
@@ -282,8 +331,10 @@ def test_step_leaves_grad_unchanged(device, implementation, nesterov, weight_dec
         maximize=maximize,
         **IMPLEMENTATIONS[implementation],
     )
-    grad = torch.full_like(param, 0.5)
+    grad = target.torch.full_like(param, 0.5)
     param.grad = grad.clone()
     optimizer.step()
     optimizer.step()
-    assert torch.equal(param.grad, grad), f"p.grad={param.grad.tolist()} after step(), but should be {grad.tolist()}"
+    assert target.torch.equal(param.grad, grad), (
+        f"p.grad={param.grad.tolist()} after step(), but should be {grad.tolist()}"
+    )

@@ -57,7 +57,9 @@ def write_results(
     machine = synthetic.machine_block(hostname)
     written = []
     if properties:
-        document = synthetic.property_results(run_id=f"p-{hostname}-{run}", machine=machine, failures=failures, seed=seed)
+        document = synthetic.property_results(
+            run_id=f"p-{hostname}-{run}", machine=machine, failures=failures, seed=seed
+        )
         written.append(synthetic.write_json(directory / f"properties-{hostname}-{run}.json", document))
     document = synthetic.benchmark_results(
         run_id=f"b-{hostname}-{run}", machine=machine, cases=FAST_CASES, sizes=FAST_SIZES, slowdown=slowdown, seed=seed

@@ -72,7 +72,10 @@ def test_inputs_are_identical_for_every_implementation_and_rounded_to_the_dtype(
 
 
 EAGER_IMPLEMENTATIONS = [
-    (case.name, impl.name) for case in registered_cases() for impl in case.implementations if impl.name in ("torch_raw", "torch_nn")
+    (case.name, impl.name)
+    for case in registered_cases()
+    for impl in case.implementations
+    if impl.name in ("torch_raw", "torch_nn")
 ]
 
 
@@ -114,7 +117,9 @@ def test_noise_flag_needs_both_spread_and_a_measurable_median():
     assert steady["pct_peak_bandwidth"] == pytest.approx(0.01)
     assert not steady["noisy"]
     assert derived_metrics(extra, {"median": 1e-3, "iqr": 2 * NOISE_LIMIT * 1e-3}, peaks)["noisy"]
-    assert not derived_metrics(extra, {"median": 1e-6, "iqr": 1e-6}, peaks)["noisy"], "below 50 µs timer noise dominates"
+    assert not derived_metrics(extra, {"median": 1e-6, "iqr": 1e-6}, peaks)["noisy"], (
+        "below 50 µs timer noise dominates"
+    )
     assert derived_metrics(extra, {"median": 1e-3, "iqr": 0.0}, None)["pct_peak_flops"] is None
 
 

@@ -43,7 +43,9 @@ def test_missing_property_suite_is_a_one_line_error(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(cli, "__file__", str(tmp_path / "fizzcheck" / "cli.py"))
     assert cli.main(["verify"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "fizzcheck: error: cannot find the property suite (properties/): run fizzcheck from a fizzcheck checkout"
+    assert (
+        err == "fizzcheck: error: cannot find the property suite (properties/): run fizzcheck from a fizzcheck checkout"
+    )
 
 
 def test_verify_runs_the_suite_and_prints_the_verdict():

@@ -105,7 +105,9 @@ def test_false_alarm_rate_over_pairs_of_identical_runs(tmp_path, noise, max_rate
         comparison = compare_results(load_results([paths[0]]), load_results([paths[1]]))
         flagged += len(comparison.regressions) + len(comparison.improvements)
         cases += len(comparison.table)
-    print(f"noise {noise:.0%}: {flagged} false alarms in {cases} case comparisons over {FALSE_ALARM_PAIRS} pairs of identical runs")
+    print(
+        f"noise {noise:.0%}: {flagged} false alarms in {cases} case comparisons over {FALSE_ALARM_PAIRS} pairs of identical runs"
+    )
     assert flagged <= max_rate * cases
 
 
@@ -153,8 +155,15 @@ def test_markdown_lists_regressions_then_improvements(tmp_path):
     a = load_results([_runs(tmp_path, "a", seed=1)])
     b = load_results([_runs(tmp_path, "b", seed=2, slowdown={"matmul/torch_nn": 1.3, "matmul/torch_raw": 0.7})])
     text = comparison_markdown(compare_results(a, b), names=("main", "pr-42"))
-    assert text.startswith("## fizzcheck compare: REGRESSION — 8 significant regression(s), 8 improvement(s) in 64 case(s)\n")
-    assert text.index("### Regressions") < text.index("`torch_nn`") < text.index("### Improvements") < text.index("`torch_raw`")
+    assert text.startswith(
+        "## fizzcheck compare: REGRESSION — 8 significant regression(s), 8 improvement(s) in 64 case(s)\n"
+    )
+    assert (
+        text.index("### Regressions")
+        < text.index("`torch_nn`")
+        < text.index("### Improvements")
+        < text.index("`torch_raw`")
+    )
     assert "B = pr-42 against A = main" in text
 
 
@@ -239,9 +248,15 @@ def test_real_benchmark_runs(tmp_path):
 
 def test_no_case_in_common_is_warned_about(tmp_path):
     a = load_results([_runs(tmp_path, "a", seed=1)])
-    document = synthetic.benchmark_results(run_id="other", machine=synthetic.machine_block("host-a"), cases=synthetic.CASES[4:5])
+    document = synthetic.benchmark_results(
+        run_id="other", machine=synthetic.machine_block("host-a"), cases=synthetic.CASES[4:5]
+    )
     b = load_results([synthetic.write_json(tmp_path / "other.json", document)])
     comparison = compare_results(a, b)
     assert comparison.table.empty
-    assert comparison.warnings == ["A and B have no benchmark in common (case, implementation, device, dtype, size): nothing was compared"]
-    assert comparison_markdown(comparison).startswith("## fizzcheck compare: OK — 0 significant regression(s), 0 improvement(s) in 0 case(s)")
+    assert comparison.warnings == [
+        "A and B have no benchmark in common (case, implementation, device, dtype, size): nothing was compared"
+    ]
+    assert comparison_markdown(comparison).startswith(
+        "## fizzcheck compare: OK — 0 significant regression(s), 0 improvement(s) in 0 case(s)"
+    )

@@ -36,7 +36,8 @@ def test_every_nox_session_mentioned_exists():
 def test_every_fizzcheck_subcommand_mentioned_exists():
     commands = set(cli.build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     for path in TEXTS:
-        for name in re.findall(r"(?<![\w/.-])fizzcheck (\w+)", _code(path)):
+        # "the fizzcheck checkout" (printed by a reproducer) is prose, not a command
+        for name in re.findall(r"(?<![\w/.-])(?<!the )fizzcheck (\w+)", _code(path)):
             assert name in commands, f"{path.name} mentions `fizzcheck {name}`; the CLI has {sorted(commands)}"
 
 

@@ -21,6 +21,7 @@ from fizzcheck.cli import main
 from fizzcheck.dtypes import round_to
 from fizzcheck.errors import BoundExceeded, InvalidArgument
 from fizzcheck.reference import net as ref_net
+from fizzcheck.targets import Target
 from fizzcheck.training_bounds import fizzbuzz_step_bounds
 
 # --- encoding, labels, decoding -------------------------------------------------------
@@ -171,6 +172,9 @@ def test_step_bound_grows_with_incoming_parameter_error():
 
 # --- fault injection: module and FizzBuzz properties must fail ------------------------
 
+TORCH = Target()
+"""Torch eager: the check functions run against torch, patched by each test below."""
+
 SPEC = ["custom", 1, [["linear", 3, 2, True], ["sequential", [["linear", 2, 2, True], ["sigmoid"]]]], True]
 """A small tree: own parameters, nested containers, a sigmoid (no parameters)."""
 
@@ -188,15 +192,16 @@ def _forms_run(steps: int = 2, loss_name: str = "mse", dtype: str = "float32") -
         "lr": 0.5,
         "device": "cpu",
         "dtype": dtype,
+        "target": TORCH,
     }
 
 
 def test_controls_pass_without_faults():
-    module_properties.check_parameters_in_registration_order(SPEC)
-    module_properties.check_apply_visits_children_before_parent(SPEC)
-    module_properties.check_train_and_eval_are_recursive(SPEC, [True, False], False, 0)
-    module_properties.check_zero_grad_clears_every_gradient(SPEC, True, 0)
-    module_properties.check_linear_default_init(10, 5, 0, "float32")
+    module_properties.check_parameters_in_registration_order(TORCH, SPEC)
+    module_properties.check_apply_visits_children_before_parent(TORCH, SPEC)
+    module_properties.check_train_and_eval_are_recursive(TORCH, SPEC, [True, False], False, 0)
+    module_properties.check_zero_grad_clears_every_gradient(TORCH, SPEC, True, 0)
+    module_properties.check_linear_default_init(TORCH, 10, 5, 0, "float32")
     fizzbuzz_properties.check_fizzbuzz_forms(**_forms_run(), resync=True)
 
 
@@ -209,7 +214,7 @@ def test_optimizer_zero_grad_doing_nothing_is_caught(monkeypatch):
 def test_module_zero_grad_doing_nothing_is_caught(monkeypatch):
     monkeypatch.setattr(nn.Module, "zero_grad", lambda self, set_to_none=True: None)
     with pytest.raises(AssertionError, match="zero_grad"):
-        module_properties.check_zero_grad_clears_every_gradient(SPEC, True, 0)
+        module_properties.check_zero_grad_clears_every_gradient(TORCH, SPEC, True, 0)
 
 
 def test_raw_form_forgetting_to_zero_is_caught(monkeypatch):
@@ -231,7 +236,7 @@ def test_parameters_skipping_one_is_caught(monkeypatch):
 
     monkeypatch.setattr(nn.Module, "parameters", all_but_last)
     with pytest.raises(AssertionError, match="parameters\\(\\) yielded"):
-        module_properties.check_parameters_in_registration_order(SPEC)
+        module_properties.check_parameters_in_registration_order(TORCH, SPEC)
     with pytest.raises(BoundExceeded, match=r"updated out\.bias"):  # the optimizer never sees out.bias
         fizzbuzz_properties.check_fizzbuzz_forms(**_forms_run(steps=1), resync=True)
 
@@ -245,7 +250,7 @@ def test_apply_visiting_parent_first_is_caught(monkeypatch):
 
     monkeypatch.setattr(nn.Module, "apply", parent_first)
     with pytest.raises(AssertionError, match="children before parent"):
-        module_properties.check_apply_visits_children_before_parent(SPEC)
+        module_properties.check_apply_visits_children_before_parent(TORCH, SPEC)
 
 
 def test_train_not_recursing_is_caught(monkeypatch):
@@ -255,7 +260,7 @@ def test_train_not_recursing_is_caught(monkeypatch):
 
     monkeypatch.setattr(nn.Module, "train", shallow_train)
     with pytest.raises(AssertionError, match="training="):
-        module_properties.check_train_and_eval_are_recursive(SPEC, [True], False, 0)
+        module_properties.check_train_and_eval_are_recursive(TORCH, SPEC, [True], False, 0)
 
 
 def test_wrong_linear_init_is_caught(monkeypatch):
@@ -266,7 +271,7 @@ def test_wrong_linear_init_is_caught(monkeypatch):
 
     monkeypatch.setattr(nn.Linear, "reset_parameters", twice_as_wide)
     with pytest.raises(AssertionError, match="should be <="):
-        module_properties.check_linear_default_init(10, 5, 0, "float32")
+        module_properties.check_linear_default_init(TORCH, 10, 5, 0, "float32")
 
 
 def test_normal_instead_of_uniform_init_is_caught(monkeypatch):
@@ -277,7 +282,7 @@ def test_normal_instead_of_uniform_init_is_caught(monkeypatch):
 
     monkeypatch.setattr(nn.Linear, "reset_parameters", normal_with_same_std)
     with pytest.raises(AssertionError, match="weight"):
-        module_properties.check_linear_default_init(64, 64, 0, "float32")
+        module_properties.check_linear_default_init(TORCH, 64, 64, 0, "float32")
 
 
 def test_bfloat16_sigmoid_in_float32_is_caught(monkeypatch):

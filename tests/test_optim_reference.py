@@ -2,8 +2,9 @@
 
 Hand-computed cases use dyadic numbers, so every expected value is exact in float64.
 The fault-injection tests run the properties' check functions against deliberately
-faulty optimizers — torch's documented algorithm written out with one bug — and
-against a faulty copy of the reference, and require the check to fail.
+faulty optimizers — torch's documented algorithm written out with one bug, installed as a
+target's ``optim.SGD`` — and against a faulty copy of the reference, and require the check
+to fail.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import properties.test_optim as optim_properties
 from fizzcheck.errors import BoundExceeded
 from fizzcheck.reference import optim as ref_optim
 from fizzcheck.reference.optim import SGD, Parameter, sgd_update
+from fizzcheck.targets import Target
 from fizzcheck.training_bounds import SGDErrorBound, assert_all_close
 
 
@@ -318,42 +320,53 @@ FAULTS = {
 }
 
 
-@pytest.fixture
-def faulty_target(monkeypatch):
-    def install(fault):
-        cls = type("FaultySGD", (HandWrittenSGD,), {"fault": fault})
-        monkeypatch.setattr(optim_properties, "TARGET_SGD", cls)
+class SGDTarget(Target):
+    """Torch eager with ``optim.SGD`` replaced by ``sgd`` (how a user would plug in an optimizer)."""
 
-    return install
+    name = "sgd-under-test"
+    description = "torch eager with a hand-written optim.SGD"
+
+    def __init__(self, sgd: type) -> None:
+        self.sgd = sgd
+        super().__init__()
+
+    def overrides(self):
+        return {"optim.SGD": self.sgd}
+
+
+def faulty_target(fault: str | None) -> Target:
+    """A target whose ``optim.SGD`` is :class:`HandWrittenSGD` with ``fault``."""
+    return SGDTarget(type("FaultySGD", (HandWrittenSGD,), {"fault": fault}))
 
 
 @pytest.mark.parametrize("hyper", list(FAULTS.values()), ids=list(FAULTS))
-def test_hand_written_sgd_without_fault_passes(faulty_target, hyper):
+def test_hand_written_sgd_without_fault_passes(hyper):
     """Control: the hand-written optimizer itself is right, so failures below come from the faults."""
-    faulty_target(None)
     optim_properties.check_sgd_trajectory(
-        **_problem(**hyper), implementation="foreach=False", device="cpu", dtype="float64"
+        faulty_target(None), **_problem(**hyper), implementation="foreach=False", device="cpu", dtype="float64"
     )
 
 
 @pytest.mark.parametrize(("fault", "hyper"), list(FAULTS.items()), ids=list(FAULTS))
-def test_trajectory_property_catches_fault(faulty_target, fault, hyper):
-    faulty_target(fault)
+def test_trajectory_property_catches_fault(fault, hyper):
     with pytest.raises(BoundExceeded):
         optim_properties.check_sgd_trajectory(
-            **_problem(**hyper), implementation="foreach=False", device="cpu", dtype="float64"
+            faulty_target(fault), **_problem(**hyper), implementation="foreach=False", device="cpu", dtype="float64"
         )
 
 
-def test_zero_lr_property_catches_zero_lr_treated_as_default(faulty_target):
-    faulty_target("zero lr means default lr")
+def test_zero_lr_property_catches_zero_lr_treated_as_default():
     with pytest.raises(AssertionError, match="changed at step 1 with lr=0"):
         optim_properties.check_zero_lr_changes_nothing(
-            **_problem(lr=0.0), implementation="foreach=False", device="cpu", dtype="float64"
+            faulty_target("zero lr means default lr"),
+            **_problem(lr=0.0),
+            implementation="foreach=False",
+            device="cpu",
+            dtype="float64",
         )
 
 
-def test_invalid_hyper_parameter_property_catches_missing_validation(monkeypatch):
+def test_invalid_hyper_parameter_property_catches_missing_validation():
     class LaxSGD(torch.optim.SGD):
         def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, **kwargs):
             super().__init__(
@@ -365,10 +378,9 @@ def test_invalid_hyper_parameter_property_catches_missing_validation(monkeypatch
                 **kwargs,
             )
 
-    monkeypatch.setattr(optim_properties, "TARGET_SGD", LaxSGD)
     with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
         optim_properties.check_invalid_hyper_parameters_raise(
-            {"lr": -0.5}, implementation="foreach=False", device="cpu"
+            SGDTarget(LaxSGD), {"lr": -0.5}, implementation="foreach=False", device="cpu"
         )
 
 
@@ -395,7 +407,11 @@ def test_trajectory_property_catches_a_faulty_reference(monkeypatch):
     monkeypatch.setattr(ref_optim, "sgd_update", faulty_update)
     with pytest.raises(BoundExceeded):
         optim_properties.check_sgd_trajectory(
-            **_problem(momentum=0.9, dampening=0.5), implementation="foreach=True", device="cpu", dtype="float32"
+            Target(),
+            **_problem(momentum=0.9, dampening=0.5),
+            implementation="foreach=True",
+            device="cpu",
+            dtype="float32",
         )
 
 

@@ -52,7 +52,11 @@ def test_selection_options_and_env(pytester, monkeypatch):
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [("--fizzcheck-device=tpu", "unknown ['tpu']"), ("--fizzcheck-dtype=int8", "unknown ['int8']"), ("--hypothesis-profile=nope", "nope")],
+    [
+        ("--fizzcheck-device=tpu", "unknown ['tpu']"),
+        ("--fizzcheck-dtype=int8", "unknown ['int8']"),
+        ("--hypothesis-profile=nope", "nope"),
+    ],
 )
 def test_bad_options_are_usage_errors(pytester, option, message):
     pytester.makepyfile(PROPERTY.replace("SHIFT", "0.0"))
@@ -69,7 +73,9 @@ def test_profile_selection_from_environment(pytester, monkeypatch):
     monkeypatch.setenv("CI", "true")
     pytester.runpytest("--fizzcheck-device=cpu").stdout.fnmatch_lines(["*hypothesis profile=ci*"])
     # a seed must change the examples: with --hypothesis-seed the ci profile is not derandomised
-    pytester.runpytest("--fizzcheck-device=cpu", "--hypothesis-seed=3").stdout.fnmatch_lines(["*hypothesis profile=ci-seeded*"])
+    pytester.runpytest("--fizzcheck-device=cpu", "--hypothesis-seed=3").stdout.fnmatch_lines(
+        ["*hypothesis profile=ci-seeded*"]
+    )
 
 
 def test_failure_carries_reproducer_and_summary(pytester):
@@ -92,7 +98,7 @@ def test_results_json_records_outcomes_examples_ratio_and_reproducer(pytester):
 
     pytester.makepyfile(
         PROPERTY.replace("SHIFT", "0.0005")
-        + '''
+        + """
 from hypothesis import given, strategies as st
 
 @given(n=st.integers())
@@ -101,7 +107,7 @@ def test_counted(dtype, n):
 
 def test_broken(device):
     run_check(check_identity, x=np.arange(3.0), shift=1.0)
-'''
+"""
     )
     out = pytester.path / "results"
     result = pytester.runpytest("--fizzcheck-dtype=float64", f"--fizzcheck-results={out}/", "--hypothesis-profile=dev")
@@ -181,7 +187,10 @@ def test_the_own_properties_example_runs_and_catches_a_broken_kernel(pytester):
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*fizzcheck verification summary*", "*verdict: PASS*"])
 
-    broken = example.replace("return torch.addmm(bias, x, weight.t())", "return torch.addmm(bias.half(), x.half(), weight.t().half()).to(x.dtype)")
+    broken = example.replace(
+        "return torch.addmm(bias, x, weight.t())",
+        "return torch.addmm(bias.half(), x.half(), weight.t().half()).to(x.dtype)",
+    )
     pytester.makepyfile(test_my_linear=broken)
     result = pytester.runpytest_subprocess("--hypothesis-profile=dev", "--fizzcheck-device=cpu")
     result.assert_outcomes(failed=2)

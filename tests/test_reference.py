@@ -178,7 +178,10 @@ def _check_vjp(f, vjp, inputs, differentiable, rng, **kw):
         np.testing.assert_allclose(analytic[index], numeric, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize(("shape_a", "shape_b"), [((3, 4), (4, 2)), ((4,), (4, 3)), ((3, 4), (4,)), ((2, 3, 4), (4, 2)), ((2, 1, 2, 3), (3, 3, 2))])
+@pytest.mark.parametrize(
+    ("shape_a", "shape_b"),
+    [((3, 4), (4, 2)), ((4,), (4, 3)), ((3, 4), (4,)), ((2, 3, 4), (4, 2)), ((2, 1, 2, 3), (3, 3, 2))],
+)
 def test_matmul_vjp_matches_finite_differences(shape_a, shape_b):
     rng = np.random.default_rng(5)
     _check_vjp(ref.matmul, ref.matmul_vjp, (rng.normal(size=shape_a), rng.normal(size=shape_b)), (0, 1), rng)

@@ -54,12 +54,16 @@ def test_a_file_given_twice_is_read_once(results_dir):
 
 
 def test_benchmarks_without_fizzcheck_extra_info_are_ignored_with_a_note(tmp_path):
-    document = synthetic.benchmark_results(run_id="r", machine=synthetic.machine_block(), cases=FAST_CASES, sizes=FAST_SIZES)
+    document = synthetic.benchmark_results(
+        run_id="r", machine=synthetic.machine_block(), cases=FAST_CASES, sizes=FAST_SIZES
+    )
     document["benchmarks"][0]["extra_info"] = {}
     path = synthetic.write_json(tmp_path / "b.json", document)
     results = load_results([path])
     assert len(results.speed) == ROWS_PER_RUN - 1
-    assert results.notes == (f"{path}: ignored 1 benchmark(s) without fizzcheck extra_info ({document['benchmarks'][0]['fullname']})",)
+    assert results.notes == (
+        f"{path}: ignored 1 benchmark(s) without fizzcheck extra_info ({document['benchmarks'][0]['fullname']})",
+    )
 
 
 def test_verdict_pass_names_the_property_closest_to_its_bound(tmp_path):
@@ -96,7 +100,9 @@ def test_verification_table_aggregates_runs(results_dir):
     table = tables.verification_table(results.verification)
     assert len(table) == 6 * 2 * 2
     assert table.iloc[0]["verdict"] == "FAIL"  # failures first
-    matmul = table[(table["property"] == "test_matmul") & (table["device"] == "cpu") & (table["dtype"] == "float32")].iloc[0]
+    matmul = table[
+        (table["property"] == "test_matmul") & (table["device"] == "cpu") & (table["dtype"] == "float32")
+    ].iloc[0]
     assert (matmul["results"], matmul["failed"], matmul["passed"]) == (3, 1, 2)
     rows = results.verification.query("property == 'test_matmul' and device == 'cpu' and dtype == 'float32'")
     assert matmul["examples"] == rows["examples"].sum()
@@ -125,7 +131,10 @@ def test_speed_table_speedup_against_the_chosen_baseline(results_dir):
 
 def test_unknown_baseline_is_an_error_naming_the_choices(results_dir):
     results = load_results([results_dir])
-    with pytest.raises(FizzcheckError, match=r"--baseline 'numpy' is not an implementation in the results; use one of numpy_reference, "):
+    with pytest.raises(
+        FizzcheckError,
+        match=r"--baseline 'numpy' is not an implementation in the results; use one of numpy_reference, ",
+    ):
         render.build_report(results, baseline="numpy")
 
 
@@ -145,7 +154,12 @@ def test_report_directory_has_every_output_and_is_new_each_time(results_dir, tmp
     assert np.allclose(speed["median_s"], results.speed["median_s"], rtol=1e-9)
     summary = (first / "summary.md").read_text()
     assert summary.startswith("## fizzcheck: FAIL — 1 of 12 properties failed or errored")
-    assert summary.index("### Verification") < summary.index("### Failures") < summary.index("### Speed") < summary.index("### Machines")
+    assert (
+        summary.index("### Verification")
+        < summary.index("### Failures")
+        < summary.index("### Speed")
+        < summary.index("### Machines")
+    )
     assert "check_matmul(a=np.array" in summary  # the reproducer
     assert "<details><summary>failed: properties/test_ops.py::test_matmul[cpu-float32] on host-b" in summary
 
@@ -158,7 +172,7 @@ def test_html_is_self_contained_with_every_plot(results_dir):
     assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="fizzcheck-plot"') == len(report.figures)
     assert page.count("<table>") == 5  # verification, speed matrix, all benchmarks, machines, peaks
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing fetched
-    assert "<link rel=\"stylesheet\"" not in page
+    assert '<link rel="stylesheet"' not in page
     for figure in report.figures:
         ET.fromstring(figure.svg)  # well-formed SVG
         assert "<title>" in figure.svg
@@ -168,7 +182,9 @@ def test_every_result_string_is_escaped(tmp_path):
     machine = synthetic.machine_block(HOSTILE, cpu_model=HOSTILE)
     document = synthetic.property_results(run_id=HOSTILE, machine=machine, failures=["test_matmul[cpu-float32]"])
     entry = document["properties"][0]
-    entry.update(nodeid=HOSTILE, property=HOSTILE, message=HOSTILE, reproducer=HOSTILE + "\n```\n" + HOSTILE, outcome="failed")
+    entry.update(
+        nodeid=HOSTILE, property=HOSTILE, message=HOSTILE, reproducer=HOSTILE + "\n```\n" + HOSTILE, outcome="failed"
+    )
     synthetic.write_json(tmp_path / "p.json", document)
     bench = synthetic.benchmark_results(run_id="b", machine=machine, cases=FAST_CASES[:1], sizes=FAST_SIZES[:2])
     for b in bench["benchmarks"]:
@@ -231,7 +247,11 @@ def test_line_plot_skips_what_a_log_axis_cannot_show():
 def test_category_axis_and_roofline():
     line = plots.Line("impl", [0, 1, 2], [1.0, 2.0, 4.0])
     root = ET.fromstring(plots.line_plot([line], title="t", x_label="size", y_label="y", x_categories=["s", "m", "l"]))
-    assert [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "tick"][:3] == ["s", "m", "l"]
+    assert [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "tick"][:3] == [
+        "s",
+        "m",
+        "l",
+    ]
     points = [plots.Line("torch", [0.5, 8.0], [3.0, 40.0], joined=False)]
     roofs = [plots.Roof("float32 peak", gflops=61.2), plots.Roof("copy", gbps=11.8)]
     root = ET.fromstring(plots.roofline_plot(points, roofs, title="roofline"))
@@ -313,7 +333,9 @@ def test_reports_with_only_properties_or_only_benchmarks(tmp_path):
 
 
 def test_without_flop_counts_sizes_are_categories_and_there_is_no_roofline(tmp_path):
-    document = synthetic.benchmark_results(run_id="r", machine=synthetic.machine_block(), cases=FAST_CASES[:1], sizes=FAST_SIZES)
+    document = synthetic.benchmark_results(
+        run_id="r", machine=synthetic.machine_block(), cases=FAST_CASES[:1], sizes=FAST_SIZES
+    )
     for benchmark in document["benchmarks"]:
         benchmark["extra_info"].update(flops=None, size=f"size-{benchmark['extra_info']['size']}")
     report = render.build_report(load_results([synthetic.write_json(tmp_path / "b.json", document)]), now=NOW)
@@ -323,7 +345,9 @@ def test_without_flop_counts_sizes_are_categories_and_there_is_no_roofline(tmp_p
 
 
 def test_summary_stays_small_with_many_long_failures(tmp_path):
-    document = synthetic.property_results(run_id="r", machine=synthetic.machine_block(), properties=[f"test_op{i}" for i in range(40)])
+    document = synthetic.property_results(
+        run_id="r", machine=synthetic.machine_block(), properties=[f"test_op{i}" for i in range(40)]
+    )
     for entry in document["properties"]:
         if entry["device"] == "cpu":
             entry.update(outcome="failed", message="x" * 50_000, reproducer="y = 1\n" * 20_000)

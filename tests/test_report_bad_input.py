@@ -48,10 +48,18 @@ BAD_FILES = [
     ("empty", b"", "empty file"),
     ("whitespace", b"  \n\t\n", "empty file"),
     ("truncated", _truncated(), "not valid JSON (truncated?): "),
-    ("corrupt-text", b'{"fizzcheck_schema": 1, "kind": oops}', "not valid JSON (corrupt?): Expecting value at line 1 column 33"),
+    (
+        "corrupt-text",
+        b'{"fizzcheck_schema": 1, "kind": oops}',
+        "not valid JSON (corrupt?): Expecting value at line 1 column 33",
+    ),
     ("corrupt-binary", b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4, "not a text file (not UTF-8); corrupt?"),
     ("nul-bytes", b"\x00" * 64, "not valid JSON (corrupt?): "),
-    ("foreign-package-json", json.dumps(PACKAGE_JSON), "not a fizzcheck result file: fizzcheck_schema is missing (another tool's JSON?)"),
+    (
+        "foreign-package-json",
+        json.dumps(PACKAGE_JSON),
+        "not a fizzcheck result file: fizzcheck_schema is missing (another tool's JSON?)",
+    ),
     ("foreign-list", b"[1, 2, 3]", "top level is a list, not an object; not a fizzcheck result file"),
     ("foreign-string", b'"hello"', 'top level is "hello", not an object; not a fizzcheck result file'),
     (
@@ -85,13 +93,21 @@ BAD_FILES = [
         _edit(_valid_properties(), lambda d: d.update(fizzcheck_schema="1")),
         'fizzcheck_schema is "1"; expected an integer',
     ),
-    ("schema-zero", _edit(_valid_properties(), lambda d: d.update(fizzcheck_schema=0)), "fizzcheck_schema is 0; expected 1 to 1"),
+    (
+        "schema-zero",
+        _edit(_valid_properties(), lambda d: d.update(fizzcheck_schema=0)),
+        "fizzcheck_schema is 0; expected 1 to 1",
+    ),
     (
         "unknown-kind",
         _edit(_valid_properties(), lambda d: d.update(kind="coverage")),
         'kind is "coverage"; expected "properties" (benchmark results are pytest-benchmark JSON)',
     ),
-    ("missing-machine", _edit(_valid_properties(), lambda d: d.pop("machine")), "machine is missing; expected an object"),
+    (
+        "missing-machine",
+        _edit(_valid_properties(), lambda d: d.pop("machine")),
+        "machine is missing; expected an object",
+    ),
     (
         "bad-outcome",
         _edit(_valid_properties(), lambda d: d["properties"][3].update(outcome="exploded")),
@@ -171,7 +187,9 @@ def _assert_one_line_error(capsys, path: Path | str, message: str) -> None:
 
 
 @pytest.mark.parametrize(("contents", "message"), [case[1:] for case in BAD_FILES], ids=[case[0] for case in BAD_FILES])
-def test_bad_file_is_a_one_line_error_and_no_report_is_touched(tmp_path, good, existing_report, capsys, contents, message):
+def test_bad_file_is_a_one_line_error_and_no_report_is_touched(
+    tmp_path, good, existing_report, capsys, contents, message
+):
     bad = tmp_path / "bad.json"
     bad.write_bytes(contents.encode() if isinstance(contents, str) else contents)
     before = _snapshot(existing_report)

@@ -57,7 +57,9 @@ def report_dir(tmp_path_factory):
     document = synthetic.property_results(run_id="hostile", machine=machine, failures=["test_matmul[cpu-float32]"])
     document["properties"][0].update(nodeid=HOSTILE, message=HOSTILE, reproducer=HOSTILE)
     synthetic.write_json(results / "hostile-properties.json", document)
-    bench = synthetic.benchmark_results(run_id="hostile-b", machine=machine, cases=synthetic.CASES[:1], sizes=synthetic.SIZES[:3])
+    bench = synthetic.benchmark_results(
+        run_id="hostile-b", machine=machine, cases=synthetic.CASES[:1], sizes=synthetic.SIZES[:3]
+    )
     for benchmark in bench["benchmarks"]:
         benchmark["extra_info"]["implementation"] += HOSTILE
     synthetic.write_json(results / "hostile-benchmarks.json", bench)

@@ -33,7 +33,9 @@ def suite(tmp_path, monkeypatch):
 
 def test_run_writes_results_and_a_report_and_prints_the_verdict(suite, tmp_path, capfd):
     suite(0.0)
-    status = cli.main(["run", "--no-bench", "--profile", "dev", "--device", "cpu", "--output-dir", str(tmp_path / "out")])
+    status = cli.main(
+        ["run", "--no-bench", "--profile", "dev", "--device", "cpu", "--output-dir", str(tmp_path / "out")]
+    )
     out = capfd.readouterr().out
     assert status == 0, out[-3000:]
     assert "fizzcheck run [1/2] property suite" in out

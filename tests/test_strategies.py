@@ -49,7 +49,9 @@ def test_invalid_arguments_raise_invalid_argument_quoting_the_value(make, quoted
 @given(data=st.data())
 def test_shapes_respect_their_limits(data):
     max_side = data.draw(st.integers(1, fst.MAX_SIDE), label="max_side")
-    shape = data.draw(fst.shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side, max_elements=5000), label="shape")
+    shape = data.draw(
+        fst.shapes(min_dims=1, max_dims=3, min_side=0, max_side=max_side, max_elements=5000), label="shape"
+    )
     assert 1 <= len(shape) <= 3
     assert all(0 <= side <= max_side for side in shape)
     assert math.prod(shape) <= 5000
@@ -98,7 +100,14 @@ def test_sides_reach_tile_boundaries_and_the_low_hundreds():
 
 def test_extremes_and_nonfinite_values_are_drawn():
     values = np.concatenate(
-        [v.ravel() for v in _collect(fst.arrays((6,), dtype="float32", max_magnitude=200.0, extremes=fst.SATURATING_SIGMOID, allow_nonfinite=True))]
+        [
+            v.ravel()
+            for v in _collect(
+                fst.arrays(
+                    (6,), dtype="float32", max_magnitude=200.0, extremes=fst.SATURATING_SIGMOID, allow_nonfinite=True
+                )
+            )
+        ]
     )
     assert np.isnan(values).any()
     assert np.isposinf(values).any()

@@ -30,6 +30,7 @@ from torch.overrides import TorchFunctionMode
 from fizzcheck import graphs
 from fizzcheck.errors import BoundExceeded
 from fizzcheck.reference import ops, tape
+from fizzcheck.targets import Target
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -222,7 +223,18 @@ def test_graph_source_is_the_code_that_runs():
         (lambda: graphs.graphs(dtype="float32", max_ops=0), "max_ops=0"),
         (lambda: graphs.values((2,), "bfloat16"), "bfloat16"),
         (lambda: graphs.source([("input", (1,)), ("cosh", 0)]), "cosh"),
-        (lambda: graphs.torch_reverse([("input", ())], [np.zeros(())], np.zeros(()), variant="grad", dtype="float64", device="cpu"), "variant='grad'"),
+        (
+            lambda: graphs.torch_reverse(
+                [("input", ())],
+                [np.zeros(())],
+                np.zeros(()),
+                target=Target(),
+                variant="grad",
+                dtype="float64",
+                device="cpu",
+            ),
+            "variant='grad'",
+        ),
     ],
 )
 def test_invalid_graph_calls_raise_one_error_type(call, message):
@@ -236,7 +248,9 @@ def test_bounds_catch_a_float64_graph_computed_in_float32():
     rng = np.random.default_rng(5)
     inputs = [rng.normal(size=(4, 8)), rng.normal(size=(8, 3))]
     value_bound, _ = graphs.reverse_bounds(graph, inputs, np.ones(()), dtype="float64")
-    detour, _ = graphs.torch_reverse(graph, inputs, np.ones(()), variant="Tensor.backward", dtype="float32", device="cpu")
+    detour, _ = graphs.torch_reverse(
+        graph, inputs, np.ones(()), target=Target(), variant="Tensor.backward", dtype="float32", device="cpu"
+    )
     want, _ = graphs.tape_reverse(graph, inputs, np.ones(()))
     assert abs(float(detour) - float(want)) > 100 * value_bound
 
@@ -276,7 +290,7 @@ def _run_graph_property(module: ModuleType, name: str, *, dtype: str, shrink: bo
     body = getattr(module, name).hypothesis.inner_test
 
     def run(device, dtype, data):  # a fresh function: settings must not stick to the property's own
-        body(device, dtype, data)
+        body(Target(), device, dtype, data)
 
     phases = (Phase.generate, Phase.shrink) if shrink else (Phase.generate,)
     given(data=st.data())(settings(FAULT_SETTINGS, phases=phases)(run))(device="cpu", dtype=dtype)
@@ -378,14 +392,15 @@ def test_a_failing_graph_shrinks_and_prints_as_code(autograd_properties, monkeyp
     op_lines = [line for line in code.splitlines() if re.match(r"\s+v\d+ = ", line)]
     assert len(op_lines) <= 2, code
     assert any(".tanh()" in line for line in op_lines), code
-    assert "check_graph_reverse_mode(graph=graph" in notes  # run_check's reproducer follows
+    assert "check_graph_reverse_mode(target=target, graph=graph" in notes  # run_check's reproducer follows
 
 
 # --- fault injection: the state machine ------------------------------------------------------
 
 
 def _faulty_machine(module: ModuleType, **overrides):
-    return type("FaultyAutograd", (module.AutogradSemantics,), {"device": "cpu", "dtype": "float32", **overrides})
+    machine = module.AutogradSemantics.on(Target(), device="cpu", dtype="float32")
+    return type("FaultyAutograd", (machine,), overrides)
 
 
 def _overwrite_grads(self, loss, retain_graph):

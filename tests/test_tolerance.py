@@ -173,7 +173,9 @@ def test_nonfinite_positions_must_match_exactly():
 
 
 def test_ratio_is_error_over_bound_at_the_worst_element():
-    result = ftol.compare(np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), bound=np.array([1.0, 1.0, 0.1]), op="id")
+    result = ftol.compare(
+        np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), bound=np.array([1.0, 1.0, 0.1]), op="id"
+    )
     assert result.ratio == pytest.approx(0.5)
     assert result.index == (1,)
     assert result.ok
@@ -185,7 +187,9 @@ def test_zero_bound_demands_exact_equality():
 
 
 def test_assert_close_message_names_value_expectation_bound_and_op():
-    with pytest.raises(BoundExceeded, match=r"out\[1\]=2\.5, but should be 2\.0 within bound 0\.1 \(error/bound=5\) \[my_op\]"):
+    with pytest.raises(
+        BoundExceeded, match=r"out\[1\]=2\.5, but should be 2\.0 within bound 0\.1 \(error/bound=5\) \[my_op\]"
+    ):
         ftol.assert_close(np.array([1.0, 2.5]), np.array([1.0, 2.0]), bound=0.1, op="my_op")
 
 

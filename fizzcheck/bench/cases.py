@@ -198,7 +198,12 @@ def _linear_inputs(p: dict[str, int], rng: np.random.Generator) -> Arrays:
 
 
 def _linear_bytes(p: dict[str, int], s: int) -> int:
-    return (p["batch"] * p["in_features"] + p["out_features"] * p["in_features"] + p["out_features"] + p["batch"] * p["out_features"]) * s
+    return (
+        p["batch"] * p["in_features"]
+        + p["out_features"] * p["in_features"]
+        + p["out_features"]
+        + p["batch"] * p["out_features"]
+    ) * s
 
 
 register(
@@ -231,7 +236,12 @@ def _linear_fb_reference(x: Arrays) -> Arrays:
 def _linear_fb_bounds(x: Arrays, dtype: str) -> Arrays:
     bx, bw, bb = ftol.linear_vjp_bound(x["x"], x["weight"], x["bias"], x["g"], dtype=dtype)
     assert bb is not None
-    return {"out": ftol.linear_bound(x["x"], x["weight"], x["bias"], dtype=dtype), "grad_x": bx, "grad_weight": bw, "grad_bias": bb}
+    return {
+        "out": ftol.linear_bound(x["x"], x["weight"], x["bias"], dtype=dtype),
+        "grad_x": bx,
+        "grad_weight": bw,
+        "grad_bias": bb,
+    }
 
 
 def _linear_fb_raw(t: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -371,6 +381,8 @@ register(
         bounds=_ce_bounds,
         flops=lambda p: 7 * p["batch"] * p["classes"],
         bytes_moved=lambda p, s: 2 * p["batch"] * p["classes"] * s + 8 * p["batch"],
-        implementations=_builders(reference=_ce_reference, raw=_ce_raw, nn_path=_ce_nn, grad=("logits",), no_grad=False),
+        implementations=_builders(
+            reference=_ce_reference, raw=_ce_raw, nn_path=_ce_nn, grad=("logits",), no_grad=False
+        ),
     )
 )

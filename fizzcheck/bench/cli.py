@@ -18,7 +18,12 @@ MODES: dict[str, list[str]] = {
     # the whole size sweep, every dtype, longer timing
     "full": ["--bench-mode=full", "--benchmark-max-time=1.0", "--benchmark-min-rounds=25"],
 }
-COMMON = ["--benchmark-disable-gc", "--benchmark-warmup=on", "--benchmark-warmup-iterations=1000", "--benchmark-save-data"]
+COMMON = [
+    "--benchmark-disable-gc",
+    "--benchmark-warmup=on",
+    "--benchmark-warmup-iterations=1000",
+    "--benchmark-save-data",
+]
 
 
 def benchmark_suite() -> Path:
@@ -28,7 +33,9 @@ def benchmark_suite() -> Path:
     raise FizzcheckError("cannot find the benchmarks (benchmarks/): run fizzcheck from a fizzcheck checkout")
 
 
-def bench_command(mode: str, output_dir: Path, *, threads: int | None = None, extra: list[str] | None = None) -> tuple[list[str], Path]:
+def bench_command(
+    mode: str, output_dir: Path, *, threads: int | None = None, extra: list[str] | None = None
+) -> tuple[list[str], Path]:
     """The pytest command line for a benchmark run and the new JSON file it writes."""
     from fizzcheck.machine import new_run_id
 
@@ -36,7 +43,16 @@ def bench_command(mode: str, output_dir: Path, *, threads: int | None = None, ex
     output = output_dir.resolve() / f"benchmarks-{new_run_id()}.json"
     if output.exists():  # run ids are unique; never overwrite even if the clock repeats
         raise FizzcheckError(f"{output} exists; fizzcheck never overwrites results")
-    argv = [sys.executable, "-m", "pytest", str(suite / "test_cases.py"), "-q", "-p", "no:cacheprovider", f"--rootdir={suite.parent}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(suite / "test_cases.py"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--rootdir={suite.parent}",
+    ]
     argv += MODES[mode] + COMMON + [f"--benchmark-json={output}"]
     if threads is not None:
         argv.append(f"--bench-threads={threads}")

@@ -72,7 +72,9 @@ def _epoch_bounds(inputs: Arrays, batch: int, dtype: str) -> Arrays:
     bounds = None
     for rows in _batches(len(inputs["x"]), batch):
         x, target = inputs["x"][rows], inputs["target"][rows]
-        bounds = fizzbuzz_step_bounds(params, x, target, loss_name=LOSS, lr=LEARNING_RATE, dtype=dtype, param_error=error)
+        bounds = fizzbuzz_step_bounds(
+            params, x, target, loss_name=LOSS, lr=LEARNING_RATE, dtype=dtype, param_error=error
+        )
         _, _, grads = ref_net.loss_and_gradients(params, x, target, loss_name=LOSS)
         params, error = ref_net.sgd_step(params, grads, LEARNING_RATE), bounds.new_params
     assert bounds is not None
@@ -113,7 +115,9 @@ def _implementations(batch_of: Callable[[dict[str, int]], int]) -> tuple[Impleme
 
         return Prepared(run=synchronized(run, device), outputs=lambda loss: {"loss": loss, **_raw_weights(model)})
 
-    def nn_step(inputs: Arrays, size: dict[str, int], device: str, dtype: str) -> tuple[Callable[[], Any], torch.nn.Module]:
+    def nn_step(
+        inputs: Arrays, size: dict[str, int], device: str, dtype: str
+    ) -> tuple[Callable[[], Any], torch.nn.Module]:
         module = fizzbuzz.FizzBuzzNet(fizzbuzz.NUM_DIGITS, size["hidden"], fizzbuzz.OUTPUT_SIZE, output_sigmoid=True)
         module = module.to(device=device, dtype=torch_dtype(dtype))
         with torch.no_grad():
@@ -157,7 +161,12 @@ def _implementations(batch_of: Callable[[dict[str, int]], int]) -> tuple[Impleme
 
 def _raw_weights(model: fizzbuzz.RawFizzBuzz) -> dict[str, torch.Tensor]:
     w1, b1, w2, b2 = model.parameters()
-    return {"hidden.weight": w1.detach().t(), "hidden.bias": b1.detach(), "out.weight": w2.detach().t(), "out.bias": b2.detach()}
+    return {
+        "hidden.weight": w1.detach().t(),
+        "hidden.bias": b1.detach(),
+        "out.weight": w2.detach().t(),
+        "out.bias": b2.detach(),
+    }
 
 
 def _module_weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -172,7 +181,9 @@ def _step_cost(p: dict[str, int], batch: int) -> int:
 
 
 def _step_bytes(p: dict[str, int], itemsize: int) -> int:
-    parameters = fizzbuzz.NUM_DIGITS * p["hidden"] + p["hidden"] + p["hidden"] * fizzbuzz.OUTPUT_SIZE + fizzbuzz.OUTPUT_SIZE
+    parameters = (
+        fizzbuzz.NUM_DIGITS * p["hidden"] + p["hidden"] + p["hidden"] * fizzbuzz.OUTPUT_SIZE + fizzbuzz.OUTPUT_SIZE
+    )
     # read x and the targets, read and write every parameter and its gradient
     return (p["rows"] * fizzbuzz.NUM_DIGITS + 4 * parameters) * itemsize + 8 * p["rows"]
 

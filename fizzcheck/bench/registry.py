@@ -97,7 +97,9 @@ class Case:
         for size in self.sizes:
             if size.label == label:
                 return size
-        raise InvalidArgument(f"size={label!r} is not one of case {self.name!r}'s sizes {[s.label for s in self.sizes]}")
+        raise InvalidArgument(
+            f"size={label!r} is not one of case {self.name!r}'s sizes {[s.label for s in self.sizes]}"
+        )
 
     def implementation(self, name: str) -> Implementation:
         for impl in self.implementations:

@@ -59,9 +59,7 @@ def prepare(params: CaseParams) -> tuple[Prepared, dict[str, float]]:
     got = prepared.outputs(prepared.run())
     expected, bounds = _expected(params.case, params.size, params.dtype)
     for name, want in expected.items():
-        result = ftol.assert_close(
-            got[name], want, bound=bounds[name], op=f"{params.id} {name}", dtype=params.dtype
-        )
+        result = ftol.assert_close(got[name], want, bound=bounds[name], op=f"{params.id} {name}", dtype=params.dtype)
         ratios[name] = result.ratio
     return prepared, ratios
 
@@ -104,4 +102,3 @@ def derived_metrics(extra: dict[str, Any], stats: dict[str, Any], peaks: dict[st
         "iqr_over_median": spread,
         "noisy": bool(spread is not None and spread > NOISE_LIMIT and median >= NOISE_MIN_MEDIAN_S),
     }
-

@@ -87,7 +87,9 @@ class Tensor:
         return self.grad_fn is None
 
     def __repr__(self) -> str:
-        extra = f", grad_fn={self.grad_fn!r}" if self.grad_fn else (", requires_grad=True" if self.requires_grad else "")
+        extra = (
+            f", grad_fn={self.grad_fn!r}" if self.grad_fn else (", requires_grad=True" if self.requires_grad else "")
+        )
         return f"tensor({self.data.tolist()!r}{extra})"
 
     # --- reverse mode ---------------------------------------------------------------------

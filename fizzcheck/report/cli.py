@@ -87,7 +87,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
             "with nothing written."
         ),
     )
-    report.add_argument("results", nargs="+", metavar="FILE_OR_DIR", help="result files, or directories to search for *.json")
+    report.add_argument(
+        "results", nargs="+", metavar="FILE_OR_DIR", help="result files, or directories to search for *.json"
+    )
     report.add_argument("--output-dir", type=Path, default=Path("reports"), metavar="DIR",
                         help="where the new report directory is created (default: reports/)")  # fmt: skip
     report.add_argument("--baseline", default=None, metavar="IMPLEMENTATION",

@@ -127,7 +127,12 @@ def _pooled(speed: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
 
 def compare_results(
-    a: Results, b: Results, *, threshold: float = DEFAULT_THRESHOLD, alpha: float = DEFAULT_ALPHA, names: tuple[str, str] = ("A", "B")
+    a: Results,
+    b: Results,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    names: tuple[str, str] = ("A", "B"),
 ) -> Comparison:
     """Compare the benchmarks of ``b`` against those of ``a`` (see the module docstring)."""
     if not threshold > 1.0:
@@ -155,7 +160,9 @@ def compare_results(
     only_a = len(pooled_a) - len(both)
     only_b = len(pooled_b) - len(both)
     if both.empty:
-        warnings.append(f"{names[0]} and {names[1]} have no benchmark in common ({', '.join(key)}): nothing was compared")
+        warnings.append(
+            f"{names[0]} and {names[1]} have no benchmark in common ({', '.join(key)}): nothing was compared"
+        )
     p_values, n_a, n_b = [], [], []
     for samples_a, samples_b in zip(both["samples_a"], both["samples_b"], strict=True):
         p_values.append(mann_whitney_u(samples_a, samples_b)[1] if len(samples_a) and len(samples_b) else float("nan"))
@@ -214,5 +221,8 @@ def comparison_markdown(comparison: Comparison, *, names: tuple[str, str] = ("A"
         out += _change_table(rows, with_machine) if len(rows) else ["none"]
     if len(table):
         ratios = table["ratio"]
-        out += ["", f"Median B / A over all cases: {ratios.median():.3f} (range {ratios.min():.3f} – {ratios.max():.3f})."]
+        out += [
+            "",
+            f"Median B / A over all cases: {ratios.median():.3f} (range {ratios.min():.3f} – {ratios.max():.3f}).",
+        ]
     return "\n".join(out) + "\n"

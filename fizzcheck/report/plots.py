@@ -98,7 +98,11 @@ class _CategoryAxis:
 
     def __call__(self, value: float) -> float:
         count = max(len(self.labels) - 1, 1)
-        return self.start + (value / count) * (self.end - self.start) if len(self.labels) > 1 else (self.start + self.end) / 2
+        return (
+            self.start + (value / count) * (self.end - self.start)
+            if len(self.labels) > 1
+            else (self.start + self.end) / 2
+        )
 
 
 def _svg_open(title: str, kind: str, points: int) -> list[str]:
@@ -131,12 +135,18 @@ def _axes(
         x_ticks = [(x_axis(t), x_format(t)) for t in x_axis.ticks()]
     for x, label in x_ticks:
         lines.append(f'<line class="grid" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{bottom}"/>')
-        lines.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">{escape(_clip(label, 12))}</text>')
+        lines.append(
+            f'<text class="tick" x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">{escape(_clip(label, 12))}</text>'
+        )
     for t in y_axis.ticks():
         y = y_axis(t)
         lines.append(f'<line class="grid" x1="{LEFT}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}"/>')
-        lines.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(y_format(t))}</text>')
-    lines.append(f'<text class="axis-label" x="{(LEFT + right) / 2:.1f}" y="{HEIGHT - 10}" text-anchor="middle">{escape(x_label)}</text>')
+        lines.append(
+            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(y_format(t))}</text>'
+        )
+    lines.append(
+        f'<text class="axis-label" x="{(LEFT + right) / 2:.1f}" y="{HEIGHT - 10}" text-anchor="middle">{escape(x_label)}</text>'
+    )
     lines.append(
         f'<text class="axis-label" transform="translate(16 {(TOP + bottom) / 2:.1f}) rotate(-90)" text-anchor="middle">{escape(y_label)}</text>'
     )
@@ -154,7 +164,9 @@ def _legend(lines: list[str], entries: Sequence[tuple[str, int, int, bool]]) -> 
         if joined:
             lines.append(f'<line x1="{x}" y1="{y}" x2="{x + 22}" y2="{y}" stroke="{stroke}" stroke-width="2"{style}/>')
         lines.append(f'<circle cx="{x + 11}" cy="{y}" r="3" fill="{stroke}"/>')
-        lines.append(f'<text class="legend" x="{x + 28}" y="{y + 4}"><title>{escape(label)}</title>{escape(_clip(label, 28))}</text>')
+        lines.append(
+            f'<text class="legend" x="{x + 28}" y="{y + 4}"><title>{escape(label)}</title>{escape(_clip(label, 28))}</text>'
+        )
     if len(entries) > len(shown):
         y = TOP + 8 + 18 * len(shown)
         lines.append(f'<text class="legend" x="{x}" y="{y + 4}">… {len(entries) - len(shown)} more</text>')
@@ -174,7 +186,9 @@ def line_plot(
     xs = [v for line in lines_ for v in line.x]
     ys = [v for line in lines_ for v in line.y]
     x_axis: _LogAxis | _CategoryAxis = (
-        _CategoryAxis(x_categories, LEFT + 10, WIDTH - RIGHT - 10) if x_categories is not None else _LogAxis(xs, LEFT, WIDTH - RIGHT)
+        _CategoryAxis(x_categories, LEFT + 10, WIDTH - RIGHT - 10)
+        if x_categories is not None
+        else _LogAxis(xs, LEFT, WIDTH - RIGHT)
     )
     y_axis = _LogAxis(ys, HEIGHT - BOTTOM, TOP)
     points = sum(1 for x, y in zip(xs, ys, strict=True) if _plottable(x, y, x_categories is None))
@@ -239,7 +253,9 @@ def roofline_plot(points: Sequence[Line], roofs: Sequence[Roof], *, title: str) 
                 )
                 label_x = x_axis(x_start) + 4
                 label_y = y_axis(roof.gbps * x_start) - 6
-                out.append(f'<text class="roof-label" x="{label_x:.1f}" y="{label_y:.1f}">{escape(_clip(roof.label, 30))}</text>')
+                out.append(
+                    f'<text class="roof-label" x="{label_x:.1f}" y="{label_y:.1f}">{escape(_clip(roof.label, 30))}</text>'
+                )
         if roof.gflops and y_lo <= roof.gflops <= y_hi:
             ridge = roof.gflops / max(bandwidths) if bandwidths else x_lo
             x_start = max(x_lo, ridge)
@@ -258,7 +274,9 @@ def roofline_plot(points: Sequence[Line], roofs: Sequence[Roof], *, title: str) 
         for x, y, tip in zip(line.x, line.y, tips, strict=True):
             if _plottable(x, y, True):
                 hint = f"<title>{escape(tip)}</title>" if tip else ""
-                out.append(f'<circle cx="{x_axis(x):.1f}" cy="{y_axis(y):.1f}" r="3" fill="{fill}" fill-opacity="0.75">{hint}</circle>')
+                out.append(
+                    f'<circle cx="{x_axis(x):.1f}" cy="{y_axis(y):.1f}" r="3" fill="{fill}" fill-opacity="0.75">{hint}</circle>'
+                )
         out.append("</g>")
     _legend(out, [(line.label, line.color, line.dash, False) for line in points])
     out.append("</svg>")

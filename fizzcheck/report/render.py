@@ -104,9 +104,13 @@ def _choose_baseline(speed: pd.DataFrame, baseline: str | None) -> tuple[str | N
     if baseline is None:
         if tables.DEFAULT_BASELINE in available:
             return tables.DEFAULT_BASELINE, []
-        return None, [f"no {tables.DEFAULT_BASELINE} results: speed-ups are not shown (choose one of {', '.join(available)} with --baseline)"]
+        return None, [
+            f"no {tables.DEFAULT_BASELINE} results: speed-ups are not shown (choose one of {', '.join(available)} with --baseline)"
+        ]
     if baseline not in available:
-        raise FizzcheckError(f"--baseline {baseline!r} is not an implementation in the results; use one of {', '.join(available)}")
+        raise FizzcheckError(
+            f"--baseline {baseline!r} is not an implementation in the results; use one of {', '.join(available)}"
+        )
     return baseline, []
 
 
@@ -173,9 +177,16 @@ def _scaling_figures(report: Report) -> list[Figure]:
         x_label = "FLOPs per call" if flops_known else "size"
         title = f"{case}: median time per call{where}"
         svg = plots.line_plot(
-            time_lines, title=title, x_label=x_label, y_label="median time", x_categories=categories, y_format=plots.format_seconds
+            time_lines,
+            title=title,
+            x_label=x_label,
+            y_label="median time",
+            x_categories=categories,
+            y_format=plots.format_seconds,
         )
-        figures.append(Figure("scaling", title, svg, "log-log; one line per implementation · device · dtype; medians over runs"))
+        figures.append(
+            Figure("scaling", title, svg, "log-log; one line per implementation · device · dtype; medians over runs")
+        )
         if rate_lines:
             title = f"{case}: achieved GFLOP/s{where}"
             svg = plots.line_plot(rate_lines, title=title, x_label=x_label, y_label="GFLOP/s")
@@ -199,13 +210,17 @@ def _roofline_figures(report: Report) -> list[Figure]:
         ]
         bandwidth = peaks["copy_gbps"].dropna()
         if not bandwidth.empty and bandwidth.max() > 0:
-            roofs.append(plots.Roof(f"copy {plots.format_count(bandwidth.median())} GB/s", gbps=float(bandwidth.median())))
+            roofs.append(
+                plots.Roof(f"copy {plots.format_count(bandwidth.median())} GB/s", gbps=float(bandwidth.median()))
+            )
         points = []
         for implementation, series in rows.groupby("implementation", sort=False):
             intensity = (series["flops"] / series["bytes"]).tolist()
             tips = [
                 f"{implementation} · {case} · {dtype} · size {size}: {plots.format_count(g)} GFLOP/s at {plots.format_count(i)} FLOP/byte"
-                for case, dtype, size, g, i in zip(series["case"], series["dtype"], series["size"], series["gflops"], intensity, strict=True)
+                for case, dtype, size, g, i in zip(
+                    series["case"], series["dtype"], series["size"], series["gflops"], intensity, strict=True
+                )
             ]
             points.append(plots.Line(str(implementation), intensity, series["gflops"].tolist(), color=colors[str(implementation)],
                                      tips=tips, joined=False))  # fmt: skip
@@ -285,7 +300,9 @@ def md_code(value: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], limit: int = MARKDOWN_ROW_LIMIT, more: str = "") -> str:
+def _md_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], limit: int = MARKDOWN_ROW_LIMIT, more: str = ""
+) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows[:limit]]
     if len(rows) > limit:
@@ -408,7 +425,12 @@ def _scope(report: Report) -> str:
 def summary_markdown(report: Report) -> str:
     """``summary.md``: the verdict first, then the key tables (fits a GitHub job summary)."""
     verdict = report.verdict
-    out = [f"## fizzcheck: {md_text(verdict.headline)}", "", f"**{md_text(report.title)}** — {md_text(_scope(report))}", ""]
+    out = [
+        f"## fizzcheck: {md_text(verdict.headline)}",
+        "",
+        f"**{md_text(report.title)}** — {md_text(_scope(report))}",
+        "",
+    ]
     if verdict.skip_reasons:
         out += ["Skipped: " + "; ".join(f"{count} × {md_text(reason)}" for reason, count in verdict.skip_reasons), ""]
     for note in report.notes:
@@ -416,7 +438,12 @@ def summary_markdown(report: Report) -> str:
     if not report.verification.empty:
         header, rows = _verification_rows(report, with_skipped=False)
         skipped = f" ({report.verdict.skipped} skipped: listed in index.html)" if report.verdict.skipped else ""
-        out += [f"### Verification{skipped}", "", _md_table(header, _md_cells(rows), more=" in verification_summary.csv"), ""]
+        out += [
+            f"### Verification{skipped}",
+            "",
+            _md_table(header, _md_cells(rows), more=" in verification_summary.csv"),
+            "",
+        ]
     if not report.failures.empty:
         out += ["### Failures", ""]
         for r in _rows(report.failures.head(MARKDOWN_FAILURE_LIMIT)):
@@ -429,9 +456,16 @@ def summary_markdown(report: Report) -> str:
         if len(report.failures) > MARKDOWN_FAILURE_LIMIT:
             out += [f"… {len(report.failures) - MARKDOWN_FAILURE_LIMIT} more failures in index.html.", ""]
     if not report.speed.empty:
-        explain = f"speed-up ×N against {md_code(report.baseline)} (&gt; 1: faster)" if report.baseline else "no baseline"
+        explain = (
+            f"speed-up ×N against {md_code(report.baseline)} (&gt; 1: faster)" if report.baseline else "no baseline"
+        )
         header, rows = _matrix_rows(report)
-        out += [f"### Speed — median time per call; {explain}", "", _md_table(header, _md_cells(rows), more=" in speed_summary.csv"), ""]
+        out += [
+            f"### Speed — median time per call; {explain}",
+            "",
+            _md_table(header, _md_cells(rows), more=" in speed_summary.csv"),
+            "",
+        ]
         noisy = int(report.speed["noisy"].sum())
         if noisy:
             out += [f"{noisy} benchmark(s) are noisy (IQR > 5 % of a median ≥ 50 µs): see index.html.", ""]
@@ -479,7 +513,9 @@ _RENDER_CHECK = """
 """
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[_Cell]], *, limit: int = HTML_ROW_LIMIT, more: str = "") -> str:
+def _html_table(
+    header: Sequence[str], rows: Sequence[Sequence[_Cell]], *, limit: int = HTML_ROW_LIMIT, more: str = ""
+) -> str:
     out = ["<table>", "<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr></thead>", "<tbody>"]
     for row in rows[:limit]:
         cells = []
@@ -508,7 +544,9 @@ def index_html(report: Report) -> str:
         f'<p class="meta">{escape(_scope(report))}</p>',
     ]
     if verdict.skip_reasons:
-        body.append("<p>Skipped: " + "; ".join(f"{count} × {escape(reason)}" for reason, count in verdict.skip_reasons) + "</p>")
+        body.append(
+            "<p>Skipped: " + "; ".join(f"{count} × {escape(reason)}" for reason, count in verdict.skip_reasons) + "</p>"
+        )
     body += [f'<p class="note">note: {escape(note)}</p>' for note in report.notes]
     sections: list[tuple[str, str, list[str]]] = []
     if not report.verification.empty:

@@ -82,7 +82,14 @@ BENCHMARK_FIELDS: tuple[tuple[str, str, str, frozenset[type], bool], ...] = (
     ("samples", "stats", "data", _LIST, False),
 )
 _MAY_BE_NAN = frozenset({"max_error_ratio"})  # a property comparing NaN inputs may record NaN
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "an object", list: "a list"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true/false",
+    dict: "an object",
+    list: "a list",
+}
 
 
 class ResultFileError(FizzcheckError):
@@ -129,7 +136,9 @@ class _Check:
     def fail(self, message: str) -> ResultFileError:
         return ResultFileError(f"{self.path}: {message}")
 
-    def value(self, mapping: Mapping[str, Any], key: str, types: frozenset[type], where: str, *, required: bool = False) -> Any:
+    def value(
+        self, mapping: Mapping[str, Any], key: str, types: frozenset[type], where: str, *, required: bool = False
+    ) -> Any:
         if key not in mapping:
             if required:
                 raise self.fail(f"{where}{key} is missing")
@@ -201,7 +210,9 @@ def _read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         hint = "truncated" if exc.pos >= len(text.rstrip()) else "corrupt"
-        raise ResultFileError(f"{path}: not valid JSON ({hint}?): {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ResultFileError(
+            f"{path}: not valid JSON ({hint}?): {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise ResultFileError(f"{path}: not valid JSON: {exc}") from None
 
@@ -292,7 +303,9 @@ def _size_params_text(values: list[Any]) -> list[str | None]:
         except TypeError:  # unhashable nested values
             key, text = None, None
         if text is None:
-            text = ", ".join(f"{k}={json.dumps(v) if not isinstance(v, (int, float, str)) else v}" for k, v in value.items())
+            text = ", ".join(
+                f"{k}={json.dumps(v) if not isinstance(v, (int, float, str)) else v}" for k, v in value.items()
+            )
             if key is not None:
                 cache[key] = text
         texts.append(text)
@@ -341,7 +354,9 @@ def _benchmark_file(check: _Check, data: Mapping[str, Any]) -> FileContents:
         for index, values in zip(indices, columns["samples"], strict=True):
             if values and not set(map(type, values)) <= _NUMBER:
                 bad = next(v for v in values if type(v) not in _NUMBER)
-                raise check.fail(f"benchmarks[{index}].stats.data holds {_short(bad)}; expected numbers (seconds per round)")
+                raise check.fail(
+                    f"benchmarks[{index}].stats.data holds {_short(bad)}; expected numbers (seconds per round)"
+                )
     columns["size"] = [value if type(value) is str else str(value) for value in columns["size"]]
     columns["size_params"] = _size_params_text(columns["size_params"])
     kept = [entries[i] for i in indices]
@@ -352,7 +367,9 @@ def _benchmark_file(check: _Check, data: Mapping[str, Any]) -> FileContents:
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         notes.append(f"{check.path}: ignored {len(names)} benchmark(s) without fizzcheck extra_info ({shown})")
     elif names:
-        raise check.fail(f"none of its {len(names)} benchmark(s) carries fizzcheck extra_info (fizzcheck_schema, case, ...)")
+        raise check.fail(
+            f"none of its {len(names)} benchmark(s) carries fizzcheck extra_info (fizzcheck_schema, case, ...)"
+        )
     else:
         notes = [] if entries else [f"{check.path}: no benchmarks in this run"]
     return FileContents(str(check.path), "benchmarks", run_id, created, machine, columns, peaks=peaks, notes=notes)

@@ -95,7 +95,13 @@ def machine_block(
         "python": "3.11.7",
         "numpy": np.__version__,
         "torch_version": torch_version,
-        "torch_build": {"cuda": "12.8" if gpu else None, "cudnn": None, "blas": "OpenBLAS", "mkl": False, "openmp": True},
+        "torch_build": {
+            "cuda": "12.8" if gpu else None,
+            "cudnn": None,
+            "blas": "OpenBLAS",
+            "mkl": False,
+            "openmp": True,
+        },
         "torch_threads": threads,
         "gpu": dict(gpu) if gpu else None,
     }
@@ -112,7 +118,14 @@ def property_results(
     *,
     run_id: str,
     machine: Mapping[str, Any],
-    properties: Sequence[str] = ("test_matmul", "test_linear", "test_sigmoid", "test_softmax", "test_cross_entropy", "test_mse"),
+    properties: Sequence[str] = (
+        "test_matmul",
+        "test_linear",
+        "test_sigmoid",
+        "test_softmax",
+        "test_cross_entropy",
+        "test_mse",
+    ),
     dtypes: Sequence[str] = ("float32", "float64"),
     failures: Sequence[str] = (),
     seed: int = 0,
@@ -276,8 +289,21 @@ def benchmark_results(
         "python_version": "3.11.7",
         "fizzcheck": {"fizzcheck_schema": SCHEMA_VERSION, "run_id": run_id, **machine, "peaks": peaks},
     }
-    commit = {"id": "0000000", "time": None, "author_time": None, "dirty": False, "project": "fizzcheck", "branch": "main"}
-    return {"machine_info": info, "commit_info": commit, "benchmarks": benchmarks, "datetime": datetime, "version": "5.2.3"}
+    commit = {
+        "id": "0000000",
+        "time": None,
+        "author_time": None,
+        "dirty": False,
+        "project": "fizzcheck",
+        "branch": "main",
+    }
+    return {
+        "machine_info": info,
+        "commit_info": commit,
+        "benchmarks": benchmarks,
+        "datetime": datetime,
+        "version": "5.2.3",
+    }
 
 
 def write_json(path: str | Path, document: Any) -> Path:
@@ -326,11 +352,17 @@ def write_history(
         run += 1
     for index, machine in enumerate(machines):
         run_id = f"20261129T000000Z-p{index:03x}"
-        written.append(write_json(directory / f"properties-{run_id}.json", property_results(run_id=run_id, machine=machine, seed=index)))
+        written.append(
+            write_json(
+                directory / f"properties-{run_id}.json", property_results(run_id=run_id, machine=machine, seed=index)
+            )
+        )
     return written
 
 
-def history_results(rows: int = 100_000, *, machines: Sequence[Mapping[str, Any]] | None = None, seed: int = 0) -> Results:
+def history_results(
+    rows: int = 100_000, *, machines: Sequence[Mapping[str, Any]] | None = None, seed: int = 0
+) -> Results:
     """What :func:`load_results` returns for :func:`write_history`'s files, built in memory in a fraction of the time.
 
     One run per machine is generated and validated like a file; further runs repeat its rows
@@ -339,8 +371,12 @@ def history_results(rows: int = 100_000, *, machines: Sequence[Mapping[str, Any]
     machines = list(machines) if machines else ci_matrix()
     documents: dict[str, Any] = {}
     for index, machine in enumerate(machines):
-        documents[f"benchmarks-{index}.json"] = benchmark_results(run_id=_run_id(index), machine=machine, seed=seed + index)
-        documents[f"properties-{index}.json"] = property_results(run_id=f"p-{index}", machine=machine, seed=seed + index)
+        documents[f"benchmarks-{index}.json"] = benchmark_results(
+            run_id=_run_id(index), machine=machine, seed=seed + index
+        )
+        documents[f"properties-{index}.json"] = property_results(
+            run_id=f"p-{index}", machine=machine, seed=seed + index
+        )
     base = results_from_documents(documents)
     rng = np.random.default_rng(seed)
     copies = max(1, -(-rows // len(base.speed)))

@@ -76,7 +76,17 @@ def verification_table(verification: pd.DataFrame) -> pd.DataFrame:
     (failed or errored), ``skipped``, ``examples`` (summed), ``max_error_ratio`` (largest),
     ``skip_reason`` and ``verdict`` (FAIL / PASS / SKIP); failures first, then closest to the bound.
     """
-    columns = [*_PROPERTY_KEY, "results", "passed", "failed", "skipped", "examples", "max_error_ratio", "skip_reason", "verdict"]
+    columns = [
+        *_PROPERTY_KEY,
+        "results",
+        "passed",
+        "failed",
+        "skipped",
+        "examples",
+        "max_error_ratio",
+        "skip_reason",
+        "verdict",
+    ]
     if verification.empty:
         return pd.DataFrame(columns=columns)
     frame = _keys(verification, _PROPERTY_KEY)
@@ -102,7 +112,9 @@ def verification_table(verification: pd.DataFrame) -> pd.DataFrame:
     table["verdict"] = np.select([table["failed"] > 0, table["passed"] > 0], ["FAIL", "PASS"], default="SKIP")
     order = table["verdict"].map({"FAIL": 0, "PASS": 1, "SKIP": 2})
     table = table.assign(_order=order).sort_values(
-        ["_order", "max_error_ratio", "property", "device", "dtype"], ascending=[True, False, True, True, True], na_position="last"
+        ["_order", "max_error_ratio", "property", "device", "dtype"],
+        ascending=[True, False, True, True, True],
+        na_position="last",
     )
     return table.drop(columns="_order").reset_index(drop=True)[columns]
 

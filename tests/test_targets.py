@@ -1,0 +1,183 @@
+"""Pluggable targets: loading, overrides, the properties' independence from torch, and the
+README's worked example of a deliberately wrong adapter."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fizzcheck.errors import InvalidArgument
+from fizzcheck.reproduce import render
+from fizzcheck.targets import BUILTIN_TARGETS, Target, load_target
+from fizzcheck.targets.seed_raw import ManualSGD
+
+ROOT = Path(__file__).resolve().parents[1]
+PROPERTY_FILES = sorted((ROOT / "properties").glob("*.py"))
+FORBIDDEN = ("torch", "fizzcheck.tensors")  # fizzcheck.tensors is torch-side: go through target.tensor
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", PROPERTY_FILES, ids=lambda p: p.name)
+def test_properties_reach_torch_only_through_the_target(path):
+    bad = [n for n in _imports(path) if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)]
+    assert not bad, f"{path.name} imports {bad}; properties must call the framework through the `target` fixture"
+
+
+def test_the_import_scan_sees_imports():
+    """The scan above can fail: it finds torch in a module that imports it."""
+    assert "torch" in _imports(ROOT / "fizzcheck" / "targets" / "seed_raw.py")
+
+
+@pytest.mark.parametrize("spec", ["torch", "seed-raw", "compile", "compile:aot_eager"])
+def test_builtin_targets_load_and_describe_themselves(spec):
+    target = load_target(spec)
+    info = target.describe()
+    assert info["spec"] == spec
+    assert info["torch"] == torch.__version__
+    assert (info["overrides"] == []) == (spec == "torch")
+    assert set(BUILTIN_TARGETS) == {"torch", "seed-raw", "compile"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "target spec is empty"),
+        ("pytorch", "'pytorch' is unknown"),
+        ("seed-raw:fast", "takes no ':' option"),
+        ("compile:warp-drive", "unknown torch.compile backend"),
+        ("no_such_module_xyz:Name", "cannot import 'no_such_module_xyz'"),
+        ("fizzcheck.targets.base:Nothing", "has no 'Nothing'"),
+        ("fizzcheck.targets.base:NAMESPACES", "gave dict, not a fizzcheck.targets.Target"),
+        ("fizzcheck.targets.base:Namespace", "Namespace() raised TypeError"),
+    ],
+)
+def test_bad_specs_are_one_line_errors(spec, message):
+    with pytest.raises(InvalidArgument) as info:
+        load_target(spec)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_overrides_win_and_everything_else_is_torch():
+    def my_linear(x, w, b=None):
+        return x
+
+    class Mine(Target):
+        name = "mine"
+
+        def overrides(self):
+            return {"F.linear": my_linear}
+
+    target = Mine()
+    assert target.F.linear is my_linear
+    assert target.F.relu is torch.nn.functional.relu
+    assert target.nn.Linear is torch.nn.Linear
+    assert target.replaces("F.linear")
+    assert not target.replaces("nn.Linear")
+    assert target.describe()["overrides"] == ["F.linear"]
+
+
+@pytest.mark.parametrize("key", ["F.linaer", "linear", "jax.linear", "nn.Linear.forward"])
+def test_a_misspelt_override_is_rejected(key):
+    """A typo would otherwise silently test torch's own function under the user's name."""
+
+    class Typo(Target):
+        name = "typo"
+
+        def overrides(self):
+            return {key: lambda *args: None}
+
+    with pytest.raises(InvalidArgument, match=key.replace(".", r"\.")):
+        Typo()
+
+
+def test_manual_sgd_checks_hyper_parameters_as_torch_does():
+    param = torch.zeros(2, requires_grad=True)
+    for kwargs in ({"lr": -1.0}, {"lr": 0.1, "momentum": -0.5}, {"lr": 0.1, "nesterov": True}):
+        with pytest.raises(ValueError) as ours:
+            ManualSGD([param], **kwargs)
+        with pytest.raises(ValueError) as theirs:
+            torch.optim.SGD([param], **kwargs)
+        assert str(ours.value) == str(theirs.value)
+    with pytest.raises(ValueError, match="one implementation"):
+        ManualSGD([param], lr=0.1, fused=True)
+
+
+def test_reproducer_rebuilds_the_target_and_empty_arrays():
+    def check(target, x):
+        raise AssertionError
+
+    code = render(check, {"target": load_target("seed-raw"), "x": np.zeros((255, 79, 0))})
+    assert "from fizzcheck.targets import load_target" in code
+    assert "target = load_target('seed-raw')" in code
+    assert "x = np.zeros((255, 79, 0), dtype=np.float64)" in code
+
+
+def test_unknown_target_option_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_nothing(target):\n    assert target.name == 'torch'\n")
+    result = pytester.runpytest("--fizzcheck-target=pytorch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--fizzcheck-target=pytorch: target 'pytorch' is unknown" in result.stderr.str()
+
+
+def test_target_fixture_follows_option_and_environment(pytester, monkeypatch):
+    pytester.makepyfile(
+        "def test_spec(target):\n    assert target.spec == EXPECTED\n".replace("EXPECTED", "'seed-raw'")
+    )
+    pytester.runpytest("--fizzcheck-target=seed-raw").assert_outcomes(passed=1)
+    monkeypatch.setenv("FIZZCHECK_TARGET", "seed-raw")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*fizzcheck: target=seed-raw (13 overrides)*"])
+
+
+def _pytest(*args: str, pythonpath: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else dict(os.environ)
+    env.pop("CI", None)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fizzcheck-device=cpu", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_readme_wrong_adapter_is_caught(tmp_path):
+    """The README's worked example: a bfloat16 'fast' linear fails test_linear with a
+    reproducer that rebuilds the user's target; torch eager passes the same selection."""
+    results = tmp_path / "wrong.json"
+    wrong = _pytest(
+        "properties/test_ops.py",
+        "-k",
+        "test_linear",
+        "--fizzcheck-dtype=float32",
+        "--fizzcheck-target",
+        "bf16_linear:Bfloat16Linear",
+        f"--fizzcheck-results={results}",
+        pythonpath="docs/examples",
+    )
+    assert wrong.returncode == 1, wrong.stdout[-2000:]
+    assert "FAILED properties/test_ops.py::test_linear[cpu-float32]" in wrong.stdout
+    assert "target = load_target('bf16_linear:Bfloat16Linear')" in wrong.stdout
+    assert "verdict: FAIL" in wrong.stdout
+    import json
+
+    payload = json.loads(results.read_text())
+    assert payload["target"]["overrides"] == ["F.linear", "nn.Linear"]
+    [row] = [r for r in payload["properties"] if r["property"] == "test_linear" and r["device"] == "cpu"]
+    assert row["target"] == "bf16_linear:Bfloat16Linear"
+    assert row["outcome"] == "failed"
+    right = _pytest("properties/test_ops.py", "-k", "test_linear", "--fizzcheck-dtype=float32")
+    assert right.returncode == 0, right.stdout[-2000:]
