@@ -36,12 +36,26 @@ def _install(session: nox.Session, *extras: str) -> None:
     session.install("-c", _constraints(session), "-e", f".[{','.join(extras)}]" if extras else ".")
 
 
+def _workers(session: nox.Session) -> list[str]:
+    """pytest-xdist options from $FIZZCHECK_WORKERS (a number of worker processes, or auto)."""
+    raw = os.environ.get("FIZZCHECK_WORKERS", "").strip()
+    if raw in ("", "0"):
+        return []
+    if raw != "auto" and not (raw.isdigit() and int(raw) > 0):
+        session.error(f"FIZZCHECK_WORKERS={raw!r}: use a positive number of worker processes or auto")
+    return ["-n", raw]
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """fizzcheck's own tests plus the whole property suite at the `ci` Hypothesis profile."""
-    _install(session)
+    """fizzcheck's own tests plus the whole property suite at the `ci` Hypothesis profile.
+
+    FIZZCHECK_WORKERS=N (or auto) runs them in N pytest-xdist processes; FIZZCHECK_TARGET
+    chooses the framework under test (default torch eager).
+    """
+    _install(session, "parallel")
     session.env.setdefault("FIZZCHECK_PROFILE", "ci")
-    session.run("pytest", "tests", "properties", "-m", "not timing", *session.posargs)
+    session.run("pytest", "tests", "properties", "-m", "not timing", *_workers(session), *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
@@ -61,8 +75,9 @@ def train(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def verify(session: nox.Session) -> None:
     """The main job: run the property suite against torch and print the verification verdict."""
-    _install(session)
-    session.run("fizzcheck", "verify", *session.posargs)
+    _install(session, "parallel")
+    workers = _workers(session)
+    session.run("fizzcheck", "verify", *(["--workers", workers[1]] if workers else []), *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

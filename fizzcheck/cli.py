@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -51,6 +52,9 @@ def csv_choices(known: Sequence[str], what: str) -> Callable[[str], str]:
 TARGET_HELP = "framework under test: torch (default), seed-raw, compile[:BACKEND] or MODULE:NAME for your own"
 
 
+WORKERS_HELP = "run the properties in N pytest-xdist processes (or auto); results are merged into one file"
+
+
 def property_suite() -> Path:
     """The ``properties/`` directory of this checkout (or of the current directory)."""
     for candidate in (Path(__file__).resolve().parents[1] / "properties", Path.cwd() / "properties"):
@@ -69,6 +73,22 @@ def target_args(spec: str | None) -> list[str]:
     return [f"--fizzcheck-target={spec}"]
 
 
+def workers(raw: str) -> str:
+    """argparse type of ``--workers``: a positive number of pytest-xdist processes, or auto."""
+    if raw == "auto" or (raw.isdigit() and int(raw) > 0):
+        return raw
+    raise argparse.ArgumentTypeError(f"{raw!r}: use a positive number of worker processes or auto")
+
+
+def worker_args(count: str | None) -> list[str]:
+    """pytest-xdist options for ``count`` workers (none for a serial run)."""
+    if count is None:
+        return []
+    if importlib.util.find_spec("xdist") is None:
+        raise FizzcheckError("--workers needs pytest-xdist: pip install 'fizzcheck[parallel]'")
+    return ["-n", count]
+
+
 def _verify(args: argparse.Namespace) -> int:
     suite = property_suite()
     argv = [sys.executable, "-m", "pytest", str(suite), "-q", f"--rootdir={suite.parent}", "-p", "no:cacheprovider"]
@@ -79,6 +99,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.dtype:
         argv.append(f"--fizzcheck-dtype={args.dtype}")
     argv.extend(target_args(args.target))
+    argv.extend(worker_args(args.workers))
     argv.extend(args.pytest_args)
     return subprocess.call(argv, cwd=suite.parent)
 
@@ -103,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--dtype", type=csv_choices(DTYPE_NAMES, "dtype"), help="dtypes, e.g. float32 (default: all)")
     verify.add_argument("--target", metavar="SPEC", help=TARGET_HELP)
+    verify.add_argument("--workers", type=workers, metavar="N", help=WORKERS_HELP)
     verify.set_defaults(handler=_verify, pytest_args=[])
 
     for module in COMMAND_MODULES:

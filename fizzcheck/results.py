@@ -50,10 +50,17 @@ def _note_text(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[str
     if excinfo is None:
         return None, None
     exc = excinfo.value
-    lines = str(exc).strip().splitlines()
-    message = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-    notes = [n for n in getattr(exc, "__notes__", []) if "Reproducer" in n or "reproduce_failure" in n]
-    return message[:500], ("\n".join(notes) or None)
+    # Hypothesis reports several distinct failures as an ExceptionGroup: name each of them
+    group = getattr(exc, "exceptions", None)
+    parts = list(group) if isinstance(group, tuple) and group else [exc]
+    firsts = []
+    for part in parts:
+        lines = [line.strip() for line in str(part).strip().splitlines() if line.strip()]
+        first = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
+        firsts.append(f"{type(part).__name__}: {first}" if first else type(part).__name__)
+    message = firsts[0] if len(parts) == 1 else f"{len(parts)} distinct failures: " + " | ".join(firsts)
+    notes = [n for p in [exc, *parts] for n in getattr(p, "__notes__", []) if "Reproducer" in n or "reproduce_failure" in n]
+    return message[:1000], ("\n".join(dict.fromkeys(notes)) or None)
 
 
 class PropertyRecorder:

@@ -34,10 +34,10 @@ def _done(start: float, what: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from fizzcheck.bench.cli import bench_command, benchmark_suite
-    from fizzcheck.cli import property_suite, target_args
+    from fizzcheck.cli import property_suite, target_args, worker_args
     from fizzcheck.machine import new_run_id
 
-    selected_target = target_args(args.target)
+    selected_target = target_args(args.target) + worker_args(args.workers)
     run_id = new_run_id()
     results_dir = Path(args.output_dir) / "runs" / run_id
     if results_dir.exists():
@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    from fizzcheck.cli import DEVICE_NAMES, TARGET_HELP, csv_choices
+    from fizzcheck.cli import DEVICE_NAMES, TARGET_HELP, WORKERS_HELP, csv_choices, workers
 
     run = commands.add_parser(
         "run",
@@ -102,6 +102,7 @@ def register(commands: Any) -> None:
         "--device", type=csv_choices(DEVICE_NAMES, "device"), help="devices, e.g. cpu or cpu,cuda (default: all)"
     )
     run.add_argument("--target", metavar="SPEC", help=TARGET_HELP + " (the benchmarks time torch eager)")
+    run.add_argument("--workers", type=workers, metavar="N", help=WORKERS_HELP)
     run.add_argument("--bench", choices=("quick", "full"), default=DEFAULTS["bench"], help="benchmark sweep")
     run.add_argument("--no-bench", action="store_true", help="skip the benchmarks (verification only)")
     run.add_argument("--output-dir", default=DEFAULTS["output_dir"], help="where results and the report go")

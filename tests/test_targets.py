@@ -4,9 +4,11 @@ README's worked example of a deliberately wrong adapter."""
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -172,8 +174,6 @@ def test_readme_wrong_adapter_is_caught(tmp_path):
     assert "FAILED properties/test_ops.py::test_linear[cpu-float32]" in wrong.stdout
     assert "target = load_target('bf16_linear:Bfloat16Linear')" in wrong.stdout
     assert "verdict: FAIL" in wrong.stdout
-    import json
-
     payload = json.loads(results.read_text())
     assert payload["target"]["overrides"] == ["F.linear", "nn.Linear"]
     [row] = [r for r in payload["properties"] if r["property"] == "test_linear" and r["device"] == "cpu"]
@@ -181,3 +181,64 @@ def test_readme_wrong_adapter_is_caught(tmp_path):
     assert row["outcome"] == "failed"
     right = _pytest("properties/test_ops.py", "-k", "test_linear", "--fizzcheck-dtype=float32")
     assert right.returncode == 0, right.stdout[-2000:]
+
+
+# --- what the compile target found (each a witness: if torch changes, this test says so) ---
+
+
+def test_compile_target_passes_the_op_properties():
+    """compile:aot_eager runs the op properties (forward and backward) green, except MSE."""
+    done = _pytest(
+        "properties/test_ops.py",
+        "-k",
+        "test_matmul or test_linear or test_sigmoid or test_softmax or test_cross_entropy",
+        "--fizzcheck-dtype=float32",
+        "--hypothesis-profile=dev",
+        "--fizzcheck-target=compile:aot_eager",
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "5 passed" in done.stdout
+
+
+def test_compiled_mse_backward_over_an_empty_batch_fails_to_compile():
+    """torch.compile of mse_loss(reduction='mean') cannot differentiate an empty batch: the
+    decomposition computes 2.0 / numel in Python and raises ZeroDivisionError at compile
+    time, where eager returns an empty gradient. The property suite finds it (test_mse)."""
+    from properties.test_ops import check_mse
+
+    empty = {"x": np.zeros((0, 2)), "y": np.zeros((0, 2)), "g": np.array(0.0), "reduction": "mean"}
+    options = {"variant": "F.mse_loss", "device": "cpu", "dtype": "float32", "layout": "contiguous"}
+    check_mse(target=load_target("torch"), **empty, **options)
+    with pytest.raises(Exception, match=r"ZeroDivisionError|float division by zero"):
+        check_mse(target=load_target("compile:aot_eager"), **empty, **options)
+
+
+def test_compiled_ops_warn_only_when_traced():
+    """A warning raised inside a compiled op is emitted when dynamo traces it, not on later
+    calls of the cached graph: mse_loss's broadcasting warning comes once per specialisation,
+    so test_mse_warns_when_broadcasting_changes_the_value fails for the second variant."""
+    target = load_target("compile:aot_eager")
+    x, y = torch.zeros(4, 1, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)
+    with pytest.warns(UserWarning, match="target size"):
+        target.F.mse_loss(x, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        target.F.mse_loss(x, y)
+    assert not [w for w in caught if "target size" in str(w.message)]
+    with pytest.warns(UserWarning, match="target size"):  # eager warns on every call
+        torch.nn.functional.mse_loss(x, y)
+
+
+def test_compiled_ops_cannot_run_under_torch_func_jvp():
+    """functorch transforms do not trace into a torch.compile'd function: forward mode via
+    torch.func.jvp fails under the compile target (forward_ad's dual tensors work)."""
+    target = load_target("compile:aot_eager")
+    x = torch.ones(3)
+    with warnings.catch_warnings():
+        # torch's first forward-mode call imports a module that calls the deprecated jit.script
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
+        with pytest.raises(Exception, match="functorch"):
+            target.func.jvp(lambda t: target.F.softmax(t, dim=0), (x,), (x,))
+        with torch.autograd.forward_ad.dual_level():
+            out = target.F.softmax(torch.autograd.forward_ad.make_dual(x, x), dim=0)
+            assert torch.autograd.forward_ad.unpack_dual(out).tangent is not None

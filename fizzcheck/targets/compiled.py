@@ -21,7 +21,9 @@ specialisation), so this target turns Hypothesis's per-example deadline off.
 
 from __future__ import annotations
 
+import functools
 import operator
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,6 +35,10 @@ from torch import nn
 from fizzcheck.targets.base import Target
 
 __all__ = ["RECOMPILE_LIMIT", "Compiled"]
+
+_NON_LEAF_GRAD = r"The \.grad attribute of a Tensor that is not a leaf Tensor is being accessed"
+
+_JIT_DEPRECATED = r"`torch\.jit\.\w+` is deprecated"
 
 RECOMPILE_LIMIT = 100_000
 """Recompilations allowed per compiled op before dynamo would fall back (then: an error)."""
@@ -63,7 +69,21 @@ class Compiled(Target):
         return {**super().describe(), "backend": self.backend}
 
     def _compile(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        return torch.compile(fn, backend=self.backend, fullgraph=True)
+        compiled = torch.compile(fn, backend=self.backend, fullgraph=True)
+
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with warnings.catch_warnings():
+                # Warnings of the compiler itself are not the op's (an op's own warnings, such
+                # as mse_loss's broadcasting one, still reach the caller). dynamo reads .grad of
+                # every tensor it guards on, non-leaves included:
+                warnings.filterwarnings("ignore", message=_NON_LEAF_GRAD, category=UserWarning)
+                # inductor's code generation imports modules that call the deprecated torch.jit
+                # decorators (a DeprecationWarning in 2.13, a FutureWarning in 2.14)
+                warnings.filterwarnings("ignore", message=_JIT_DEPRECATED)
+                return compiled(*args, **kwargs)
+
+        return call
 
     def overrides(self) -> Mapping[str, Any]:
         matmul = self._compile(lambda a, b: torch.matmul(a, b))
