@@ -59,7 +59,9 @@ def _note_text(excinfo: pytest.ExceptionInfo[BaseException] | None) -> tuple[str
         first = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
         firsts.append(f"{type(part).__name__}: {first}" if first else type(part).__name__)
     message = firsts[0] if len(parts) == 1 else f"{len(parts)} distinct failures: " + " | ".join(firsts)
-    notes = [n for p in [exc, *parts] for n in getattr(p, "__notes__", []) if "Reproducer" in n or "reproduce_failure" in n]
+    notes = [
+        n for p in [exc, *parts] for n in getattr(p, "__notes__", []) if "Reproducer" in n or "reproduce_failure" in n
+    ]
     return message[:1000], ("\n".join(dict.fromkeys(notes)) or None)
 
 
