@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from fizzcheck.bench.peaks import measure_peaks
-from fizzcheck.bench.registry import iter_params
+from fizzcheck.bench.registry import iter_params, use_target
 from fizzcheck.bench.runner import derived_metrics
 from fizzcheck.machine import SCHEMA_VERSION, machine_block, new_run_id
+from fizzcheck.pytest_plugin import selected_target
 from fizzcheck.tensors import available_devices
 
 _PEAKS = pytest.StashKey[dict[str, Any]]()
@@ -41,7 +42,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case_params" in metafunc.fixturenames:
         quick = metafunc.config.getoption("--bench-mode") == "quick"
-        params = list(iter_params(quick=quick))
+        # --fizzcheck-target other than torch eager adds the `target` implementation of each case
+        target = selected_target(metafunc.config)
+        use_target(None if target.spec == "torch" else target)
+        params = list(iter_params(quick=quick, with_target=target.spec != "torch"))
         skip = pytest.mark.skip(reason="CUDA not available (torch.cuda.is_available() is False)")
         devices = available_devices()
         metafunc.parametrize(

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, settings
 from fizzcheck.dtypes import DTYPES, FLOAT_DTYPES
 from fizzcheck.results import PropertyRecorder
 
-__all__ = ["PROFILES", "default_profile"]
+__all__ = ["PROFILES", "default_profile", "selected_target"]
 
 PROFILES: dict[str, dict[str, Any]] = {
     # fast feedback while editing
@@ -126,6 +126,11 @@ def _profile_name(config: pytest.Config) -> str:
 
 def _target_spec(config: pytest.Config) -> str:
     return config.getoption("fizzcheck_target") or os.environ.get("FIZZCHECK_TARGET") or "torch"
+
+
+def selected_target(config: pytest.Config) -> Any:
+    """The target of this run (``--fizzcheck-target`` / ``$FIZZCHECK_TARGET``, default torch)."""
+    return _load_target(config)
 
 
 def _load_target(config: pytest.Config) -> Any:

@@ -242,3 +242,38 @@ def test_compiled_ops_cannot_run_under_torch_func_jvp():
         with torch.autograd.forward_ad.dual_level():
             out = target.F.softmax(torch.autograd.forward_ad.make_dual(x, x), dim=0)
             assert torch.autograd.forward_ad.unpack_dual(out).tangent is not None
+
+
+# --- benchmarks through a target ---------------------------------------------------------
+
+
+def test_benchmarks_time_a_target_only_when_one_is_selected():
+    from fizzcheck.bench.registry import iter_params
+
+    assert not [p for p in iter_params(quick=True, devices=("cpu",)) if p.implementation == "target"]
+    through = {
+        p.case for p in iter_params(quick=True, devices=("cpu",), with_target=True) if p.implementation == "target"
+    }
+    assert {"matmul", "linear_forward_backward", "mse_forward_backward", "fizzbuzz_epoch"} <= through
+
+
+def test_a_target_is_checked_against_the_reference_before_it_is_timed(monkeypatch):
+    from fizzcheck.bench.registry import CaseParams, Unavailable, use_target
+    from fizzcheck.bench.runner import extra_info, prepare
+    from fizzcheck.errors import BoundExceeded
+
+    params = CaseParams("linear_forward_backward", "target", "cpu", "float32", "seed")
+    use_target(None)
+    with pytest.raises(Unavailable, match="no target selected"):
+        prepare(params)
+    try:
+        use_target(load_target("seed-raw"))
+        prepared, ratios = prepare(params)
+        assert set(ratios) == {"out", "grad_x", "grad_weight", "grad_bias"}
+        assert extra_info(params, prepared, ratios, 1)["target"] == "seed-raw"
+        monkeypatch.syspath_prepend(str(ROOT / "docs" / "examples"))
+        use_target(load_target("bf16_linear:Bfloat16Linear"))
+        with pytest.raises(BoundExceeded, match="linear_forward_backward-target-cpu-float32-seed out"):
+            prepare(params)
+    finally:
+        use_target(None)

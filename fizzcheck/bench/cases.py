@@ -15,15 +15,30 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import fizzcheck.tolerance as ftol
-from fizzcheck.bench.registry import Arrays, Case, Implementation, Prepared, Size, Unavailable, register
+from fizzcheck.bench.registry import (
+    Arrays,
+    Case,
+    Implementation,
+    Prepared,
+    Size,
+    Unavailable,
+    active_target,
+    register,
+)
 from fizzcheck.reference import ops as ref
-from fizzcheck.tensors import torch_dtype
+from fizzcheck.targets import Target
 
-__all__ = ["compiled", "on_device", "synchronized"]
+__all__ = ["EAGER", "compiled", "on_device", "synchronized"]
+
+EAGER = Target()
+"""torch eager: what the ``torch_nn`` implementations spell their calls through. The ``target``
+implementations run the same code through the selected ``--fizzcheck-target``."""
+
+NnPath = Callable[[dict[str, torch.Tensor], str, str, Target], Callable[[], dict[str, Any]]]
+"""``nn_path(tensors, device, dtype, api)``: the computation in torch's API spelled through ``api``."""
 
 REFERENCE_ONLY = {"devices": ("cpu",), "dtypes": ("float64",), "quick_dtypes": ("float64",)}
 """The numpy reference always computes in float64 on the host."""
@@ -42,7 +57,7 @@ def on_device(inputs: Arrays, device: str, dtype: str, *, grad: tuple[str, ...] 
         if np.issubdtype(array.dtype, np.integer):
             out[name] = torch.as_tensor(array, device=device)
         else:
-            out[name] = torch.tensor(array, dtype=torch_dtype(dtype), device=device, requires_grad=name in grad)
+            out[name] = torch.tensor(array, dtype=EAGER.dtype(dtype), device=device, requires_grad=name in grad)
     return out
 
 
@@ -89,11 +104,13 @@ def _builders(
     *,
     reference: Callable[[Arrays], Arrays],
     raw: Callable[[dict[str, torch.Tensor]], dict[str, Any]] | None,
-    nn_path: Callable[[dict[str, torch.Tensor], str, str], Callable[[], dict[str, Any]]] | None,
+    nn_path: NnPath | None,
     grad: tuple[str, ...],
     no_grad: bool,
+    target_path: NnPath | None = None,
 ) -> tuple[Implementation, ...]:
-    """The four implementations of a case from its numpy, raw-tensor and nn forms."""
+    """The implementations of a case from its numpy, raw-tensor and nn forms; ``target`` runs
+    ``target_path`` (default: the nn form) through the selected target."""
 
     def wrap(fn: Callable[[], Any]) -> Callable[[], Any]:
         if not no_grad:
@@ -117,13 +134,13 @@ def _builders(
             return Prepared(run=synchronized(wrap(lambda: raw_fn(tensors)), device), outputs=dict)
 
         impls.append(Implementation("torch_raw", build_raw))
-    eager = nn_path or (None if raw is None else (lambda t, device, dtype: lambda: raw_fn(t)))
+    eager = nn_path or (None if raw is None else (lambda t, device, dtype, api: lambda: raw_fn(t)))
     if nn_path is not None:
         nn_fn = nn_path
 
         def build_nn(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
             tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
-            return Prepared(run=synchronized(wrap(nn_fn(tensors, device, dtype)), device), outputs=dict)
+            return Prepared(run=synchronized(wrap(nn_fn(tensors, device, dtype, EAGER)), device), outputs=dict)
 
         impls.append(Implementation("torch_nn", build_nn))
     if eager is not None:
@@ -131,17 +148,27 @@ def _builders(
 
         def build_compiled(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
             tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
-            fast, first_call = compiled(wrap(eager_fn(tensors, device, dtype)), device)
+            fast, first_call = compiled(wrap(eager_fn(tensors, device, dtype, EAGER)), device)
             return Prepared(run=synchronized(fast, device), outputs=dict, compile_s=first_call)
 
         impls.append(Implementation("torch_compile", build_compiled, **COMPILE_QUICK))
+    through_target = target_path or nn_path
+    if through_target is not None:
+        target_fn = through_target
+
+        def build_target(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
+            api = active_target()
+            tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
+            return Prepared(run=synchronized(wrap(target_fn(tensors, device, dtype, api)), device), outputs=dict)
+
+        impls.append(Implementation("target", build_target, needs_target=True))
     return tuple(impls)
 
 
-def _linear_module(t: dict[str, torch.Tensor], device: str, dtype: str) -> nn.Linear:
+def _linear_module(t: dict[str, torch.Tensor], device: str, dtype: str, api: Target) -> nn.Module:
     out_f, in_f = t["weight"].shape
-    module = nn.Linear(in_f, out_f, device=device, dtype=torch_dtype(dtype))
-    with torch.no_grad():
+    module = api.nn.Linear(in_f, out_f, device=device, dtype=api.dtype(dtype))
+    with api.torch.no_grad():
         module.weight.copy_(t["weight"])
         module.bias.copy_(t["bias"])
     return module
@@ -174,6 +201,7 @@ register(
             nn_path=None,
             grad=(),
             no_grad=True,
+            target_path=lambda t, device, dtype, api: lambda: {"out": api.torch.matmul(t["a"], t["b"])},
         ),
     )
 )
@@ -219,7 +247,9 @@ register(
         implementations=_builders(
             reference=lambda x: {"out": ref.linear(x["x"], x["weight"], x["bias"])},
             raw=lambda t: {"out": t["x"].matmul(t["weight"].t()) + t["bias"]},
-            nn_path=lambda t, device, dtype: (lambda m: lambda: {"out": m(t["x"])})(_linear_module(t, device, dtype)),
+            nn_path=lambda t, device, dtype, api: (lambda m: lambda: {"out": m(t["x"])})(
+                _linear_module(t, device, dtype, api)
+            ),
             grad=(),
             no_grad=True,
         ),
@@ -250,12 +280,12 @@ def _linear_fb_raw(t: dict[str, torch.Tensor]) -> dict[str, Any]:
     return {"out": out, "grad_x": gx, "grad_weight": gw, "grad_bias": gb}
 
 
-def _linear_fb_nn(t: dict[str, torch.Tensor], device: str, dtype: str) -> Callable[[], dict[str, Any]]:
-    module = _linear_module(t, device, dtype)
+def _linear_fb_nn(t: dict[str, torch.Tensor], device: str, dtype: str, api: Target) -> Callable[[], dict[str, Any]]:
+    module = _linear_module(t, device, dtype, api)
 
     def step() -> dict[str, Any]:
         out = module(t["x"])
-        gx, gw, gb = torch.autograd.grad(out, [t["x"], module.weight, module.bias], t["g"])
+        gx, gw, gb = api.autograd.grad(out, [t["x"], module.weight, module.bias], t["g"])
         return {"out": out, "grad_x": gx, "grad_weight": gw, "grad_bias": gb}
 
     return step
@@ -311,12 +341,12 @@ def _mse_raw(t: dict[str, torch.Tensor]) -> dict[str, Any]:
     return {"loss": loss, "grad_x": gx}
 
 
-def _mse_nn(t: dict[str, torch.Tensor], device: str, dtype: str) -> Callable[[], dict[str, Any]]:
-    criterion = nn.MSELoss()
+def _mse_nn(t: dict[str, torch.Tensor], device: str, dtype: str, api: Target) -> Callable[[], dict[str, Any]]:
+    criterion = api.nn.MSELoss()
 
     def step() -> dict[str, Any]:
         loss = criterion(t["x"], t["target"])
-        (gx,) = torch.autograd.grad(loss, [t["x"]])
+        (gx,) = api.autograd.grad(loss, [t["x"]])
         return {"loss": loss, "grad_x": gx}
 
     return step
@@ -362,10 +392,10 @@ def _ce_raw(t: dict[str, torch.Tensor]) -> dict[str, Any]:
     return {"loss": loss, "grad_logits": g}
 
 
-def _ce_nn(t: dict[str, torch.Tensor], device: str, dtype: str) -> Callable[[], dict[str, Any]]:
+def _ce_nn(t: dict[str, torch.Tensor], device: str, dtype: str, api: Target) -> Callable[[], dict[str, Any]]:
     def step() -> dict[str, Any]:
-        loss = F.cross_entropy(t["logits"], t["target"])
-        (g,) = torch.autograd.grad(loss, [t["logits"]])
+        loss = api.F.cross_entropy(t["logits"], t["target"])
+        (g,) = api.autograd.grad(loss, [t["logits"]])
         return {"loss": loss, "grad_logits": g}
 
     return step

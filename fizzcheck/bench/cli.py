@@ -73,8 +73,11 @@ def _run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise FizzcheckError(f"--output-dir {output_dir}: not a directory")
+    from fizzcheck.cli import target_args
+
+    selected = target_args(args.target)  # a bad spec fails here, before anything is created
     output_dir.mkdir(parents=True, exist_ok=True)
-    argv, output = bench_command(args.mode, output_dir, threads=args.threads, extra=args.pytest_args)
+    argv, output = bench_command(args.mode, output_dir, threads=args.threads, extra=selected + args.pytest_args)
     print(f"fizzcheck bench: {args.mode} sweep → {output}", flush=True)
     code = subprocess.call(argv, cwd=benchmark_suite().parent)
     if output.exists():
@@ -92,4 +95,9 @@ def register(commands: Any) -> None:
     bench.add_argument("mode", nargs="?", choices=tuple(MODES), default="quick", help="quick (≤ 5 min) or full sweep")
     bench.add_argument("--output-dir", default="reports/bench", help="directory for the JSON (default reports/bench)")
     bench.add_argument("--threads", type=_positive_int, help="torch.set_num_threads for the run")
+    bench.add_argument(
+        "--target",
+        metavar="SPEC",
+        help="also time each case through this target (seed-raw, compile[:BACKEND], MODULE:NAME) as implementation 'target'",
+    )
     bench.set_defaults(handler=_run, pytest_args=[])

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from fizzcheck import fizzbuzz
-from fizzcheck.bench.cases import COMPILE_QUICK, REFERENCE_ONLY, compiled, synchronized
-from fizzcheck.bench.registry import Arrays, Case, Implementation, Prepared, Size, register
+from fizzcheck.bench.cases import COMPILE_QUICK, EAGER, REFERENCE_ONLY, compiled, synchronized
+from fizzcheck.bench.registry import Arrays, Case, Implementation, Prepared, Size, active_target, register
 from fizzcheck.reference import net as ref_net
-from fizzcheck.tensors import torch_dtype
+from fizzcheck.targets import Target
 from fizzcheck.training_bounds import fizzbuzz_step_bounds
 
 __all__ = ["LEARNING_RATE", "LOSS", "step_flops"]
@@ -82,7 +82,7 @@ def _epoch_bounds(inputs: Arrays, batch: int, dtype: str) -> Arrays:
 
 
 def _torch_batches(inputs: Arrays, batch: int, device: str, dtype: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    x = torch.tensor(inputs["x"], dtype=torch_dtype(dtype), device=device)
+    x = torch.tensor(inputs["x"], dtype=EAGER.dtype(dtype), device=device)
     target = torch.as_tensor(inputs["target"], device=device)
     return [(x[rows], target[rows]) for rows in _batches(len(inputs["x"]), batch)]
 
@@ -116,20 +116,22 @@ def _implementations(batch_of: Callable[[dict[str, int]], int]) -> tuple[Impleme
         return Prepared(run=synchronized(run, device), outputs=lambda loss: {"loss": loss, **_raw_weights(model)})
 
     def nn_step(
-        inputs: Arrays, size: dict[str, int], device: str, dtype: str
+        inputs: Arrays, size: dict[str, int], device: str, dtype: str, api: Target = EAGER
     ) -> tuple[Callable[[], Any], torch.nn.Module]:
-        module = fizzbuzz.FizzBuzzNet(fizzbuzz.NUM_DIGITS, size["hidden"], fizzbuzz.OUTPUT_SIZE, output_sigmoid=True)
-        module = module.to(device=device, dtype=torch_dtype(dtype))
-        with torch.no_grad():
+        module = fizzbuzz.FizzBuzzNet(
+            fizzbuzz.NUM_DIGITS, size["hidden"], fizzbuzz.OUTPUT_SIZE, output_sigmoid=True, target=api
+        )
+        module = module.to(device=device, dtype=api.dtype(dtype))
+        with api.torch.no_grad():
             for tensor, name in zip(module.parameters(), NAMES, strict=True):
-                tensor.copy_(torch.as_tensor(inputs[name], dtype=torch_dtype(dtype), device=device))
-        optimizer = torch.optim.SGD(module.parameters(), lr=LEARNING_RATE)
+                tensor.copy_(torch.as_tensor(inputs[name], dtype=api.dtype(dtype), device=device))
+        optimizer = api.optim.SGD(module.parameters(), lr=LEARNING_RATE)
         batches = _torch_batches(inputs, batch_of(size), device, dtype)
 
         def run() -> torch.Tensor:
-            for x, target in batches:
+            for x, classes in batches:
                 optimizer.zero_grad()
-                loss = fizzbuzz.module_loss(module(x), target, LOSS)
+                loss = fizzbuzz.module_loss(module(x), classes, LOSS, target=api)
                 loss.backward()
                 optimizer.step()
             return loss.detach()
@@ -151,11 +153,16 @@ def _implementations(batch_of: Callable[[dict[str, int]], int]) -> tuple[Impleme
             compile_s=first_call,
         )
 
+    def build_target(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
+        run, module = nn_step(inputs, size, device, dtype, active_target())
+        return Prepared(run=synchronized(run, device), outputs=lambda loss: {"loss": loss, **_module_weights(module)})
+
     return (
         Implementation("numpy_reference", build_reference, **REFERENCE_ONLY),
         Implementation("torch_raw", build_raw),
         Implementation("torch_nn", build_nn),
         Implementation("torch_compile", build_compiled, **COMPILE_QUICK),
+        Implementation("target", build_target, needs_target=True),
     )
 
 

@@ -77,6 +77,9 @@ class Implementation:
     dtypes: tuple[str, ...] = ("float32", "float64", "float16", "bfloat16")
     quick_dtypes: tuple[str, ...] = QUICK_DTYPES
     quick_sizes: tuple[str, ...] | None = None
+    needs_target: bool = False
+    """Built from the selected ``--fizzcheck-target`` (:func:`active_target`); benchmarked only
+    when one other than torch eager is selected."""
     """Restricts the quick sweep (e.g. torch.compile at the seed size only: compiling is slow)."""
 
 
@@ -147,11 +150,31 @@ def get_case(name: str) -> Case:
         raise InvalidArgument(f"case={name!r} is not registered; known cases: {sorted(_REGISTRY)}") from None
 
 
-def iter_params(*, quick: bool, devices: tuple[str, ...] = ("cpu", "cuda")) -> Iterator[CaseParams]:
+_ACTIVE_TARGET: list[Any] = []
+
+
+def use_target(target: Any) -> None:
+    """Select the target that ``needs_target`` implementations run (None: none)."""
+    _ACTIVE_TARGET[:] = [] if target is None else [target]
+
+
+def active_target() -> Any:
+    """The selected :class:`fizzcheck.targets.Target` (``Unavailable`` if none is)."""
+    if not _ACTIVE_TARGET:
+        raise Unavailable("no target selected (--fizzcheck-target)")
+    return _ACTIVE_TARGET[0]
+
+
+def iter_params(
+    *, quick: bool, devices: tuple[str, ...] = ("cpu", "cuda"), with_target: bool = False
+) -> Iterator[CaseParams]:
     """Every benchmark of the sweep. ``quick`` keeps every case × implementation × device at
-    the seed's size, plus the quick sizes, in float32/float64."""
+    the seed's size, plus the quick sizes, in float32/float64. ``with_target`` adds the
+    implementations that run the selected target."""
     for case in registered_cases():
         for impl in case.implementations:
+            if impl.needs_target and not with_target:
+                continue
             for device in devices:
                 if device not in impl.devices:
                     continue

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import fizzcheck.tolerance as ftol
-from fizzcheck.bench.registry import CaseParams, Prepared, get_case
+from fizzcheck.bench.registry import CaseParams, Prepared, active_target, get_case
 from fizzcheck.dtypes import round_to
 from fizzcheck.machine import SCHEMA_VERSION
 
@@ -80,6 +80,7 @@ def extra_info(params: CaseParams, prepared: Prepared, ratios: dict[str, float],
         "threads": threads,
         "compile_s": prepared.compile_s,
         "max_error_ratio": max(ratios.values()) if ratios else None,
+        "target": active_target().spec if case.implementation(params.implementation).needs_target else None,
     }
 
 
