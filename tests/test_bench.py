@@ -52,7 +52,7 @@ def test_registry_has_the_seed_cases_with_consistent_costs():
 
 
 def test_quick_sweep_covers_every_case_implementation_and_device():
-    quick = list(iter_params(quick=True))
+    quick = list(iter_params(quick=True, with_target=True))
     covered = {(p.case, p.implementation, p.device) for p in quick}
     for case in registered_cases():
         for impl in case.implementations:

@@ -30,14 +30,17 @@ __all__ = [
     "Prepared",
     "Size",
     "Unavailable",
+    "active_target",
     "get_case",
     "iter_params",
     "register",
     "registered_cases",
+    "use_target",
 ]
 
-IMPLEMENTATIONS = ("numpy_reference", "torch_raw", "torch_nn", "torch_compile")
-"""Every way of computing a case, from the hand-written numpy reference to torch.compile."""
+IMPLEMENTATIONS = ("numpy_reference", "torch_raw", "torch_nn", "torch_compile", "target")
+"""Every way of computing a case, from the hand-written numpy reference to torch.compile, and
+``target``: the nn path through the selected ``--fizzcheck-target``."""
 
 QUICK_DTYPES = ("float32", "float64")
 
