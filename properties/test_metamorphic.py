@@ -77,7 +77,12 @@ def check_mean_gradient_is_sum_over_n(
     op = f"{loss_name} gradients: mean vs sum / {terms}"
     # float64 division of float32/float64 values: exact for a power of two, else one float64 rounding
     scaled = {name: g / terms for name, g in sum_grads.items()}
-    if terms & (terms - 1) == 0:  # scaling by 2**-k is exact: the two runs must agree bitwise
+    # Scaling by 2**-k commutes with every IEEE rounding, so when the mean and the sum run the
+    # same sequence of operations (eager kernels: mean's backward is the sum's with g / n fed in)
+    # they agree bitwise. A compiling target generates a separate program for each graph and
+    # may place the scaling elsewhere (a reciprocal, a fused product), so there the two runs
+    # are only each within their own error bound — the general case below.
+    if terms & (terms - 1) == 0 and not target.compiles:
         parts = [(name, mean_grads[name], scaled[name], 0.0) for name in ref_net.PARAMETER_NAMES]
         assert_all_close(parts, op=f"{op} (exact)")
         return
