@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -145,7 +146,9 @@ def test_fidelity_against_torch_utils_benchmark(tmp_path):
         "-k", selection, "--bench-fidelity", "--bench-threads=1", f"--benchmark-json={output}", "--benchmark-max-time=0.5",
         "--benchmark-min-rounds=20", "--benchmark-disable-gc", "--benchmark-warmup=on",
     ]  # fmt: skip
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    # an xdist worker's environment would make pytest-benchmark disable itself in the child
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-3000:]
     benchmarks = json.loads(output.read_text())["benchmarks"]
     assert len(benchmarks) == 3

@@ -16,7 +16,9 @@ VARIES = ("duration_s",)  # wall time is the only per-process quantity in a row
 
 
 def _run(results: Path, *extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "FIZZCHECK_PROFILE", "PYTEST_XDIST_WORKER_COUNT")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("CI", "FIZZCHECK_PROFILE") and not k.startswith("PYTEST_XDIST")
+    }
     command = [sys.executable, "-m", "pytest", *SELECTION, "-q", "-p", "no:cacheprovider", "--hypothesis-profile=ci",
                "--fizzcheck-device=cpu", f"--fizzcheck-results={results}", *extra]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
