@@ -13,7 +13,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["tests", "lint", "typecheck", "browser"]
+nox.options.sessions = ["tests", "targets", "lint", "typecheck", "browser"]
 nox.options.reuse_existing_virtualenvs = True
 
 ROOT = Path(__file__).parent
@@ -56,6 +56,15 @@ def tests(session: nox.Session) -> None:
     _install(session, "parallel")
     session.env.setdefault("FIZZCHECK_PROFILE", "ci")
     session.run("pytest", "tests", "properties", "-m", "not timing", *_workers(session), *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def targets(session: nox.Session) -> None:
+    """The property suite against the seed-raw target (torch eager runs in `tests`); the
+    torch.compile target's op properties and known differences are checked in `tests`."""
+    _install(session, "parallel")
+    session.env.setdefault("FIZZCHECK_PROFILE", "ci")
+    session.run("pytest", "properties", "--fizzcheck-target=seed-raw", *_workers(session), *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
