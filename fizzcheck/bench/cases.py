@@ -40,10 +40,10 @@ implementations run the same code through the selected ``--fizzcheck-target``.""
 NnPath = Callable[[dict[str, torch.Tensor], str, str, Target], Callable[[], dict[str, Any]]]
 """``nn_path(tensors, device, dtype, api)``: the computation in torch's API spelled through ``api``."""
 
-REFERENCE_ONLY = {"devices": ("cpu",), "dtypes": ("float64",), "quick_dtypes": ("float64",)}
+REFERENCE_ONLY: dict[str, Any] = {"devices": ("cpu",), "dtypes": ("float64",), "quick_dtypes": ("float64",)}
 """The numpy reference always computes in float64 on the host."""
 
-COMPILE_QUICK = {"quick_dtypes": ("float32",), "quick_sizes": ("seed",)}
+COMPILE_QUICK: dict[str, Any] = {"quick_dtypes": ("float32",), "quick_sizes": ("seed",)}
 """torch.compile takes seconds per graph: the quick sweep compiles once per case."""
 
 
