@@ -65,7 +65,10 @@ def test_verify_against_a_target_in_parallel(tmp_path):
     assert "verdict: PASS" in result.stdout
     payload = json.loads(results.read_text())
     assert payload["target"]["spec"] == "seed-raw"
-    assert {r["property"] for r in payload["properties"] if r["outcome"] == "passed"} >= {"test_softmax", "test_cross_entropy"}
+    assert {r["property"] for r in payload["properties"] if r["outcome"] == "passed"} >= {
+        "test_softmax",
+        "test_cross_entropy",
+    }
 
 
 def test_verify_runs_the_suite_and_prints_the_verdict():
