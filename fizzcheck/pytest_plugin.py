@@ -129,12 +129,8 @@ def _target_spec(config: pytest.Config) -> str:
 
 
 def selected_target(config: pytest.Config) -> Any:
-    """The target of this run (``--fizzcheck-target`` / ``$FIZZCHECK_TARGET``, default torch)."""
-    return _load_target(config)
-
-
-def _load_target(config: pytest.Config) -> Any:
-    """The target, loaded once per process (a user's target module is imported here)."""
+    """The target of this run (``--fizzcheck-target`` / ``$FIZZCHECK_TARGET``, default torch),
+    loaded once per process (a user's target module is imported here)."""
     if _TARGET not in config.stash:
         from fizzcheck.errors import InvalidArgument
         from fizzcheck.targets import load_target
@@ -166,7 +162,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     _selected(config, "fizzcheck_device", "FIZZCHECK_DEVICES", DEVICE_TYPES)
     _selected(config, "fizzcheck_dtype", "FIZZCHECK_DTYPES", tuple(DTYPES))
     _results_destination(config)
-    _load_target(config)
+    selected_target(config)
 
 
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
@@ -178,7 +174,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_DTYPES] = dtypes or [*FLOAT_DTYPES, *LOW_PRECISION]
     _set_threads(config)
     name = _profile_name(config)
-    target = _load_target(config)
+    target = selected_target(config)
     if target.compiles:  # the first call of each specialisation compiles for seconds
         settings.register_profile(f"{name}-no-deadline", parent=settings.get_profile(name), deadline=None)
         settings.load_profile(f"{name}-no-deadline")
@@ -222,7 +218,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config) -> Any:
     """The framework under test (a :class:`fizzcheck.targets.Target`); see ``--fizzcheck-target``."""
-    return _load_target(pytestconfig)
+    return selected_target(pytestconfig)
 
 
 def _cuda_skip_reason() -> str | None:

@@ -134,15 +134,20 @@ def _builders(
             return Prepared(run=synchronized(wrap(lambda: raw_fn(tensors)), device), outputs=dict)
 
         impls.append(Implementation("torch_raw", build_raw))
+
+    def through(path: NnPath, api_of: Callable[[], Target]) -> Callable[[dict[str, int], Arrays, str, str], Prepared]:
+        """A builder running ``path`` spelled through the target ``api_of()`` returns."""
+
+        def build(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
+            api = api_of()  # first: no selected target is Unavailable before any work
+            tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
+            return Prepared(run=synchronized(wrap(path(tensors, device, dtype, api)), device), outputs=dict)
+
+        return build
+
     eager = nn_path or (None if raw is None else (lambda t, device, dtype, api: lambda: raw_fn(t)))
     if nn_path is not None:
-        nn_fn = nn_path
-
-        def build_nn(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
-            tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
-            return Prepared(run=synchronized(wrap(nn_fn(tensors, device, dtype, EAGER)), device), outputs=dict)
-
-        impls.append(Implementation("torch_nn", build_nn))
+        impls.append(Implementation("torch_nn", through(nn_path, lambda: EAGER)))
     if eager is not None:
         eager_fn = eager
 
@@ -152,16 +157,9 @@ def _builders(
             return Prepared(run=synchronized(fast, device), outputs=dict, compile_s=first_call)
 
         impls.append(Implementation("torch_compile", build_compiled, **COMPILE_QUICK))
-    through_target = target_path or nn_path
-    if through_target is not None:
-        target_fn = through_target
-
-        def build_target(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
-            api = active_target()
-            tensors = on_device(inputs, device, dtype, grad=() if no_grad else grad)
-            return Prepared(run=synchronized(wrap(target_fn(tensors, device, dtype, api)), device), outputs=dict)
-
-        impls.append(Implementation("target", build_target, needs_target=True))
+    target_fn = target_path or nn_path
+    if target_fn is not None:
+        impls.append(Implementation("target", through(target_fn, active_target), needs_target=True))
     return tuple(impls)
 
 

@@ -138,9 +138,16 @@ def _implementations(batch_of: Callable[[dict[str, int]], int]) -> tuple[Impleme
 
         return run, module
 
-    def build_nn(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
-        run, module = nn_step(inputs, size, device, dtype)
-        return Prepared(run=synchronized(run, device), outputs=lambda loss: {"loss": loss, **_module_weights(module)})
+    def through(api_of: Callable[[], Target]) -> Callable[[dict[str, int], Arrays, str, str], Prepared]:
+        """A builder training through the target ``api_of()`` returns (torch eager for torch_nn)."""
+
+        def build(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
+            run, module = nn_step(inputs, size, device, dtype, api_of())
+            return Prepared(
+                run=synchronized(run, device), outputs=lambda loss: {"loss": loss, **_module_weights(module)}
+            )
+
+        return build
 
     def build_compiled(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
         run, module = nn_step(inputs, size, device, dtype)
@@ -153,16 +160,12 @@ def _implementations(batch_of: Callable[[dict[str, int]], int]) -> tuple[Impleme
             compile_s=first_call,
         )
 
-    def build_target(size: dict[str, int], inputs: Arrays, device: str, dtype: str) -> Prepared:
-        run, module = nn_step(inputs, size, device, dtype, active_target())
-        return Prepared(run=synchronized(run, device), outputs=lambda loss: {"loss": loss, **_module_weights(module)})
-
     return (
         Implementation("numpy_reference", build_reference, **REFERENCE_ONLY),
         Implementation("torch_raw", build_raw),
-        Implementation("torch_nn", build_nn),
+        Implementation("torch_nn", through(lambda: EAGER)),
         Implementation("torch_compile", build_compiled, **COMPILE_QUICK),
-        Implementation("target", build_target, needs_target=True),
+        Implementation("target", through(active_target), needs_target=True),
     )
 
 

@@ -32,6 +32,7 @@ import torch._dynamo.config
 import torch.nn.functional as F
 from torch import nn
 
+from fizzcheck.errors import InvalidArgument
 from fizzcheck.targets.base import Target
 
 __all__ = ["RECOMPILE_LIMIT", "Compiled"]
@@ -57,8 +58,6 @@ class Compiled(Target):
 
     def __init__(self, backend: str = "inductor") -> None:
         if backend not in torch._dynamo.list_backends(exclude_tags=()):
-            from fizzcheck.errors import InvalidArgument
-
             known = ", ".join(sorted(torch._dynamo.list_backends(exclude_tags=())))
             raise InvalidArgument(f"target 'compile:{backend}': unknown torch.compile backend; use one of {known}")
         self.backend = backend
@@ -89,8 +88,8 @@ class Compiled(Target):
         matmul = self._compile(lambda a, b: torch.matmul(a, b))
         at = self._compile(lambda a, b: operator.matmul(a, b))
         sigmoid = self._compile(lambda x: torch.sigmoid(x))
-        softmax = self._compile(lambda x, dim: torch.softmax(x, dim))
-        log_softmax = self._compile(lambda x, dim: torch.log_softmax(x, dim))
+        softmax = self._compile(lambda x, dim, dtype=None: torch.softmax(x, dim, dtype=dtype))
+        log_softmax = self._compile(lambda x, dim, dtype=None: torch.log_softmax(x, dim, dtype=dtype))
         linear = self._compile(lambda x, w, b=None: F.linear(x, w, b))
         cross_entropy = self._compile(lambda x, t, reduction="mean": F.cross_entropy(x, t, reduction=reduction))
         mse_loss = self._compile(lambda x, t, reduction="mean": F.mse_loss(x, t, reduction=reduction))
@@ -125,13 +124,13 @@ class Compiled(Target):
             "torch.matmul": matmul,
             "operator.matmul": at,
             "torch.sigmoid": sigmoid,
-            "torch.softmax": lambda x, dim, **kwargs: softmax(x, dim),
-            "torch.log_softmax": lambda x, dim, **kwargs: log_softmax(x, dim),
-            "F.softmax": lambda x, dim, **kwargs: softmax(x, dim),
-            "F.log_softmax": lambda x, dim, **kwargs: log_softmax(x, dim),
+            "torch.softmax": softmax,
+            "torch.log_softmax": log_softmax,
+            "F.softmax": softmax,
+            "F.log_softmax": log_softmax,
             "F.linear": linear,
-            "F.cross_entropy": lambda x, t, reduction="mean": cross_entropy(x, t, reduction),
-            "F.mse_loss": lambda x, t, reduction="mean": mse_loss(x, t, reduction),
+            "F.cross_entropy": cross_entropy,
+            "F.mse_loss": mse_loss,
             "nn.Linear": Linear,
             "nn.Sigmoid": Sigmoid,
             "nn.Softmax": Softmax,

@@ -39,12 +39,14 @@ def linear(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
     return out if bias is None else out + bias
 
 
-def softmax(input: torch.Tensor, dim: int, **_: Any) -> torch.Tensor:
+def softmax(input: torch.Tensor, dim: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    input = input if dtype is None else input.to(dtype)  # torch casts before the op
     shifted = (input - input.amax(dim, keepdim=True).detach()).exp()
     return shifted / shifted.sum(dim, keepdim=True)
 
 
-def log_softmax(input: torch.Tensor, dim: int, **_: Any) -> torch.Tensor:
+def log_softmax(input: torch.Tensor, dim: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    input = input if dtype is None else input.to(dtype)
     shifted = input - input.amax(dim, keepdim=True).detach()
     return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
@@ -59,7 +61,7 @@ def _reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def mse_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", **_: Any) -> torch.Tensor:
+def mse_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     if target.shape != input.shape:  # broadcasting silently changes the loss: say so, as torch does
         warnings.warn(
             f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
@@ -70,7 +72,9 @@ def mse_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean",
     return _reduce((input - target).pow(2), reduction)
 
 
-def cross_entropy(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", **_: Any) -> torch.Tensor:
+def cross_entropy(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Class-index targets only: weight, ignore_index and label_smoothing are not part of the
+    chapter's loss, so passing them is a TypeError rather than silently ignored."""
     class_dim = 0 if input.dim() == 1 else 1
     picked = log_softmax(input, class_dim).gather(class_dim, target.unsqueeze(class_dim)).squeeze(class_dim)
     return _reduce(-picked, reduction)
