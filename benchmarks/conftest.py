@@ -11,9 +11,9 @@ import torch
 from fizzcheck.bench.peaks import measure_peaks
 from fizzcheck.bench.registry import iter_params, use_target
 from fizzcheck.bench.runner import derived_metrics
-from fizzcheck.machine import SCHEMA_VERSION, machine_block, new_run_id
-from fizzcheck.pytest_plugin import selected_target
-from fizzcheck.tensors import available_devices
+from fizzcheck.plugin.hooks import selected_target
+from fizzcheck.results.machine import SCHEMA_VERSION, machine_block, new_run_id
+from fizzcheck.targets.tensors import available_devices
 
 _PEAKS = pytest.StashKey[dict[str, Any]]()
 

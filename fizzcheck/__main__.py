@@ -1,3 +1,3 @@
-from fizzcheck.cli import main
+from fizzcheck.cli.app import main
 
 raise SystemExit(main())

@@ -40,7 +40,7 @@ carries a rigorous bound through each step:
   fall with |x|); relu, max: ``e_a`` (relu: 0 where both sides are certainly negative);
   reshapes and views: exact. These are mean-value
   bounds over the whole interval, so no first-order approximation and no safety factor.
-* rounding, from :mod:`fizzcheck.tolerance`: one correctly rounded op adds ``u·|result|``
+* rounding, from :mod:`fizzcheck.bounds.ops`: one correctly rounded op adds ``u·|result|``
   (two, ``γ₂``, for a division, which kernels may do as a reciprocal and a product);
   exp, log, tanh ``2·TRANSCENDENTAL_ULPS·u`` relative; sigmoid ``2 exp errors + 2u`` as in
   ``tolerance.sigmoid_bound``; a k-term sum or dot product ``acc(k)·Σ|terms|`` with torch's
@@ -76,8 +76,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
-import fizzcheck.tolerance as ftol
 from fizzcheck.dtypes import dtype_info
 from fizzcheck.errors import InvalidArgument
 from fizzcheck.reference import ops, tape

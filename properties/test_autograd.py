@@ -40,11 +40,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
-import fizzcheck.tolerance as ftol
 from fizzcheck import graphs
 from fizzcheck.dtypes import round_to
-from fizzcheck.reproduce import run_check
+from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.targets import Target, Tensor
 
 # --- random graphs ----------------------------------------------------------------------

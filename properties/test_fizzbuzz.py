@@ -5,7 +5,7 @@ tensors with the manual ``p -= lr * p.grad`` under ``no_grad``, ``FizzBuzzNet``
 (``nn.Module``) and ``nn.Sequential`` — start from the same weights, see the same
 mini-batches, and must produce the same outputs, losses (the chapter's MSE, or softmax +
 cross-entropy), gradients and updated parameters within the bounds of
-:func:`fizzcheck.training_bounds.fizzbuzz_step_bounds`:
+:func:`fizzcheck.bounds.training.fizzbuzz_step_bounds`:
 
 * ``resync=True``: before every step each form is re-loaded with the reference's
   parameters (rounded to the dtype), so each step is bounded from identical weights;
@@ -24,14 +24,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import fizzcheck.tolerance as ftol
-from fizzcheck import fizzbuzz as fb
+import fizzcheck.bounds.ops as ftol
+from fizzcheck import seed as fb
+from fizzcheck.bounds.training import assert_all_close, fizzbuzz_step_bounds
 from fizzcheck.dtypes import round_to
+from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import net as ref_net
-from fizzcheck.reproduce import run_check
+from fizzcheck.strategies.training import FULL_PRECISIONS, fizzbuzz_runs
 from fizzcheck.targets import Target
-from fizzcheck.training_bounds import assert_all_close, fizzbuzz_step_bounds
-from fizzcheck.training_strategies import FULL_PRECISIONS, fizzbuzz_runs
 
 
 def _params(hidden_weight, hidden_bias, out_weight, out_bias) -> dict[str, np.ndarray]:

@@ -21,13 +21,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import fizzcheck.tolerance as ftol
-from fizzcheck import fizzbuzz as fb
+import fizzcheck.bounds.ops as ftol
+from fizzcheck import seed as fb
+from fizzcheck.bounds.training import assert_all_close, fizzbuzz_step_bounds
+from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import net as ref_net
-from fizzcheck.reproduce import run_check
+from fizzcheck.strategies.training import FULL_PRECISIONS, fizzbuzz_runs
 from fizzcheck.targets import Target
-from fizzcheck.training_bounds import assert_all_close, fizzbuzz_step_bounds
-from fizzcheck.training_strategies import FULL_PRECISIONS, fizzbuzz_runs
 
 PARAMS = ("hidden_weight", "hidden_bias", "out_weight", "out_bias")
 

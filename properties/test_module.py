@@ -22,15 +22,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
-import fizzcheck.tolerance as ftol
-from fizzcheck import fizzbuzz as fb
+from fizzcheck import seed as fb
+from fizzcheck.bounds.training import assert_all_close, fizzbuzz_step_bounds
 from fizzcheck.dtypes import round_to
+from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import net as ref_net
-from fizzcheck.reproduce import run_check
+from fizzcheck.strategies.training import FULL_PRECISIONS, fizzbuzz_runs
 from fizzcheck.targets import Target, Tensor
-from fizzcheck.training_bounds import assert_all_close, fizzbuzz_step_bounds
-from fizzcheck.training_strategies import FULL_PRECISIONS, fizzbuzz_runs
 
 # --- module trees ---------------------------------------------------------------------
 

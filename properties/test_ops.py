@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
-import fizzcheck.tolerance as ftol
+from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import ops as ref
-from fizzcheck.reproduce import run_check
 from fizzcheck.targets import Target, Tensor
 
 # --- helpers --------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Trajectories run several steps over several parameter tensors in several groups with
 Hypothesis-drawn hyper-parameters; both sides receive *the same* gradients each step
 (``p.grad = tensor(g)``), some of them ``None``. Parameters and momentum buffers must
-stay within :class:`fizzcheck.training_bounds.SGDErrorBound`, which sums per-step
+stay within :class:`fizzcheck.bounds.training.SGDErrorBound`, which sums per-step
 rounding bounds and their amplification by weight decay and momentum. Every
 implementation ``torch.optim.SGD`` offers on the device is checked: ``foreach=False``
 (one tensor at a time), ``foreach=True`` (multi-tensor kernels) and ``fused=True`` (one
@@ -23,11 +23,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fizzcheck.bounds.training import SGDErrorBound, assert_all_close
+from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import optim as ref_optim
-from fizzcheck.reproduce import run_check
+from fizzcheck.strategies.training import FULL_PRECISIONS, sgd_hyper_parameters, sgd_problems
 from fizzcheck.targets import Target
-from fizzcheck.training_bounds import SGDErrorBound, assert_all_close
-from fizzcheck.training_strategies import FULL_PRECISIONS, sgd_hyper_parameters, sgd_problems
 
 IMPLEMENTATIONS: dict[str, dict[str, bool]] = {
     "foreach=False": {"foreach": False},

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fizzcheck import cli
-from fizzcheck.report import cli as report_cli
+from fizzcheck.cli import app as cli
+from fizzcheck.cli import report as report_cli
 from fizzcheck.report import synthetic
 
 __all__ = ["cli_module", "run_cli", "run_cli_process", "write_results"]

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from fizzcheck.bench import cli as bench_cli
 from fizzcheck.bench import registry
 from fizzcheck.bench.registry import (
     IMPLEMENTATIONS,
@@ -25,6 +24,7 @@ from fizzcheck.bench.registry import (
     registered_cases,
 )
 from fizzcheck.bench.runner import NOISE_LIMIT, derived_metrics, make_inputs, prepare
+from fizzcheck.cli import bench as bench_cli
 from fizzcheck.errors import BoundExceeded, InvalidArgument
 
 ROOT = Path(__file__).resolve().parents[1]

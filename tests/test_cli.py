@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from fizzcheck import cli
+from fizzcheck.cli import app as cli
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fizzcheck import cli
+from fizzcheck.cli import app as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [ROOT / "README.md", ROOT / ".github" / "workflows" / "fizzcheck.yml", ROOT / ".ci" / "run"]

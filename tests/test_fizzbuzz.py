@@ -15,14 +15,14 @@ from torch import nn
 
 import properties.test_fizzbuzz as fizzbuzz_properties
 import properties.test_module as module_properties
-from fizzcheck import fizzbuzz as fb
-from fizzcheck import tolerance as ftol
-from fizzcheck.cli import main
+from fizzcheck import seed as fb
+from fizzcheck.bounds import ops as ftol
+from fizzcheck.bounds.training import fizzbuzz_step_bounds
+from fizzcheck.cli.app import main
 from fizzcheck.dtypes import round_to
 from fizzcheck.errors import BoundExceeded, InvalidArgument
 from fizzcheck.reference import net as ref_net
 from fizzcheck.targets import Target
-from fizzcheck.training_bounds import fizzbuzz_step_bounds
 
 # --- encoding, labels, decoding -------------------------------------------------------
 

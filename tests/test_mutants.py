@@ -13,10 +13,10 @@ import pytest
 import torch
 from torch import nn
 
+from fizzcheck.cli.mutants import main as mutants_main
+from fizzcheck.compat import run as compat
 from fizzcheck.errors import InvalidArgument
 from fizzcheck.mutants import catalogue as cat
-from fizzcheck.mutants import compat
-from fizzcheck.mutants.cli import main as mutants_main
 from fizzcheck.mutants.run import (
     XPASS_STRICT,
     FaultRun,

@@ -17,11 +17,11 @@ import pytest
 import torch
 
 import properties.test_optim as optim_properties
+from fizzcheck.bounds.training import SGDErrorBound, assert_all_close
 from fizzcheck.errors import BoundExceeded
 from fizzcheck.reference import optim as ref_optim
 from fizzcheck.reference.optim import SGD, Parameter, sgd_update
 from fizzcheck.targets import Target
-from fizzcheck.training_bounds import SGDErrorBound, assert_all_close
 
 
 def _step(opt: SGD, params: list[Parameter], grads: list[float | None]) -> None:

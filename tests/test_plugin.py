@@ -6,13 +6,13 @@ import pytest
 import torch
 from hypothesis import settings
 
-import fizzcheck.tensors  # noqa: F401 - imported here so pytester's in-process runs never re-import torch
-from fizzcheck.pytest_plugin import PROFILES
+import fizzcheck.targets.tensors  # noqa: F401 - imported here so pytester's in-process runs never re-import torch
+from fizzcheck.plugin.hooks import PROFILES
 
 PROPERTY = """
 import numpy as np
-import fizzcheck.tolerance as ftol
-from fizzcheck.reproduce import run_check
+import fizzcheck.bounds.ops as ftol
+from fizzcheck.plugin.reproduce import run_check
 
 def check_identity(x, *, shift):
     ftol.assert_close(np.asarray(x) + shift, np.asarray(x), bound=1e-3, op="identity")

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from report_helpers import FAST_CASES, FAST_SIZES, run_cli, run_cli_process, write_results
 
+from fizzcheck.cli import report as report_cli
 from fizzcheck.errors import FizzcheckError
-from fizzcheck.report import cli as report_cli
 from fizzcheck.report import load_results, plots, render, synthetic, tables
 
 NOW = datetime(2026, 11, 29, 6, 15, 2, tzinfo=timezone.utc)

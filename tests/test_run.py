@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from fizzcheck import cli
+from fizzcheck.cli import app as cli
 
 SUITE = """
 import numpy as np
-import fizzcheck.tolerance as ftol
-from fizzcheck.reproduce import run_check
+import fizzcheck.bounds.ops as ftol
+from fizzcheck.plugin.reproduce import run_check
 
 def check_identity(x, *, shift):
     ftol.assert_close(np.asarray(x) + shift, np.asarray(x), bound=1e-3, op="identity")

@@ -16,13 +16,13 @@ import pytest
 import torch
 
 from fizzcheck.errors import InvalidArgument
-from fizzcheck.reproduce import render
+from fizzcheck.plugin.reproduce import render
 from fizzcheck.targets import BUILTIN_TARGETS, Target, load_target
 from fizzcheck.targets.seed_raw import ManualSGD
 
 ROOT = Path(__file__).resolve().parents[1]
 PROPERTY_FILES = sorted((ROOT / "properties").glob("*.py"))
-FORBIDDEN = ("torch", "fizzcheck.tensors")  # fizzcheck.tensors is torch-side: go through target.tensor
+FORBIDDEN = ("torch", "fizzcheck.targets.tensors")  # fizzcheck.targets.tensors is torch-side: go through target.tensor
 
 
 def _imports(path: Path) -> list[str]:

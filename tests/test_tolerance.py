@@ -15,12 +15,12 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
+import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
-import fizzcheck.tolerance as ftol
 from fizzcheck.dtypes import dtype_info, round_to
 from fizzcheck.errors import BoundExceeded
 from fizzcheck.reference import ops as ref
-from fizzcheck.tensors import to_numpy
+from fizzcheck.targets.tensors import to_numpy
 
 U32 = dtype_info("float32").unit_roundoff
 REDUCTION_SIZES = (1, 2, 3, 16, 64, 100, 128, 257, 300, 512, 1024)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from fizzcheck.tensors import torch_dtype
+from fizzcheck.targets.tensors import torch_dtype
 
 __all__ = ["measure_peaks", "time_best"]
 

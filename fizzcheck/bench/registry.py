@@ -2,7 +2,7 @@
 
 A :class:`Case` knows how to make its inputs (numpy, seeded, the same for every
 implementation), what the numpy reference says the outputs are, how far a correct
-implementation may be from them (``fizzcheck.tolerance`` bounds), how many FLOPs and bytes
+implementation may be from them (``fizzcheck.bounds.ops`` bounds), how many FLOPs and bytes
 one call costs, and which implementations compute it. An :class:`Implementation` builds a
 :class:`Prepared` callable from those inputs *outside* the timed region.
 
@@ -140,8 +140,6 @@ def register(case: Case) -> Case:
 
 
 def registered_cases() -> tuple[Case, ...]:
-    from fizzcheck.bench import cases, fizzbuzz_cases  # noqa: F401 - registers the built-in cases
-
     return tuple(_REGISTRY.values())
 
 

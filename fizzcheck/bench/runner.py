@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-import fizzcheck.tolerance as ftol
+import fizzcheck.bounds.ops as ftol
 from fizzcheck.bench.registry import CaseParams, Prepared, active_target, get_case
 from fizzcheck.dtypes import round_to
-from fizzcheck.machine import SCHEMA_VERSION
+from fizzcheck.results.machine import SCHEMA_VERSION
 
 __all__ = ["NOISE_LIMIT", "NOISE_MIN_MEDIAN_S", "derived_metrics", "extra_info", "make_inputs", "prepare"]
 

@@ -3,8 +3,8 @@
 * :mod:`fizzcheck.mutants.catalogue` — realistic faults planted into torch at run time, each
   with a direct witness; :mod:`fizzcheck.mutants.plugin` plants one for a pytest session;
   :mod:`fizzcheck.mutants.run` runs the suite against each and builds the kill matrix.
-* :mod:`fizzcheck.mutants.compat` — the property suite, documented behaviours
-  (:mod:`fizzcheck.mutants.probe`) and benchmarks against several torch versions, diffed.
+* :mod:`fizzcheck.compat.run` — the property suite, documented behaviours
+  (:mod:`fizzcheck.compat.probe`) and benchmarks against several torch versions, diffed.
 
 Entry points: ``python -m fizzcheck.mutants run | compat | list`` (see ``docs/mutants.md``).
 This package imports torch only when a catalogue, run or compat function is used.

@@ -1,3 +1,3 @@
-from fizzcheck.mutants.cli import main
+from fizzcheck.cli.mutants import main
 
 raise SystemExit(main())

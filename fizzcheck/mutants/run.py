@@ -416,9 +416,9 @@ def run_mutants(
     pytest_args: Sequence[str] = (),
 ) -> tuple[dict[str, Any], Path]:
     """Run every control and fault; write the report directory; return (document, directory)."""
-    from fizzcheck.cli import property_suite
-    from fizzcheck.machine import machine_block, new_run_id
+    from fizzcheck.cli.app import property_suite
     from fizzcheck.mutants.catalogue import WHOLE_SUITE, fault_by_name
+    from fizzcheck.results.machine import machine_block, new_run_id
 
     chosen = [fault_by_name(name) for name in (*controls, *faults)]
     if jobs < 1 or workers < 0:

@@ -18,7 +18,7 @@ validated (torch does not re-check a group's own values), with torch's messages.
 
 :func:`sgd_update` is the update of one parameter as a pure function; it also returns
 the intermediate values (d, b, n) that the error bounds in
-:mod:`fizzcheck.training_bounds` are written in terms of.
+:mod:`fizzcheck.bounds.training` are written in terms of.
 """
 
 from __future__ import annotations

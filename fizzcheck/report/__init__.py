@@ -7,7 +7,7 @@
 * :func:`compare_results` compares two sets of benchmark runs case by case (ratio of medians
   and a Mann–Whitney U test) and :func:`mann_whitney_u` is the test itself.
 
-``fizzcheck report`` and ``fizzcheck compare`` (:mod:`fizzcheck.report.cli`) are the command line.
+``fizzcheck report`` and ``fizzcheck compare`` (:mod:`fizzcheck.cli.report`) are the command line.
 """
 
 from fizzcheck.report.compare import Comparison, compare_results, mann_whitney_u

@@ -1,3 +1,3 @@
-from fizzcheck.report.cli import main
+from fizzcheck.cli.report import main
 
 raise SystemExit(main())

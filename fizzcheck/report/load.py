@@ -1,6 +1,6 @@
 """Result files → tidy pandas DataFrames.
 
-Every file is read and validated (:mod:`fizzcheck.report.schema`) before any table is built,
+Every file is read and validated (:mod:`fizzcheck.results.schema`) before any table is built,
 so one bad file stops a report with a one-line :class:`ResultFileError` and nothing is
 written.
 
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fizzcheck.report.schema import (
+from fizzcheck.results.schema import (
     BENCHMARK_FIELDS,
     OUTCOMES,
     PROPERTY_FIELDS,

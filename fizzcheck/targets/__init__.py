@@ -5,6 +5,7 @@ with ``--fizzcheck-target`` / ``$FIZZCHECK_TARGET``: ``torch`` (eager, the defau
 ``seed-raw``, ``compile[:BACKEND]`` or ``package.module:Name`` for your own.
 """
 
-from fizzcheck.targets.base import BUILTIN_TARGETS, NAMESPACES, Namespace, Target, Tensor, load_target
+from fizzcheck.targets.base import NAMESPACES, Namespace, Target, Tensor
+from fizzcheck.targets.load import BUILTIN_TARGETS, load_target
 
 __all__ = ["BUILTIN_TARGETS", "NAMESPACES", "Namespace", "Target", "Tensor", "load_target"]

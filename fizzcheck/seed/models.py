@@ -1,27 +1,19 @@
-"""FizzBuzz as the seed chapter trains it: encoding, labels, decoding and the torch forms.
+"""The seed chapter's network in its torch forms, which must agree with the reference and each other.
 
-* Integers are encoded as their binary digits, most significant first (``NUM_DIGITS``
-  of them, so 0..1023).
-* Four labels: ``number`` (print the number), ``fizz`` (multiple of 3), ``buzz``
-  (multiple of 5), ``fizzbuzz`` (multiple of 15).
-* The network exists in four forms that must agree: the numpy reference
-  (:mod:`fizzcheck.reference.net`), and three torch forms from the chapter —
-  :class:`RawFizzBuzz` (tensors with ``requires_grad``, ``matmul``, ``sigmoid`` and the manual
-  ``p -= lr * p.grad`` under ``no_grad``), :class:`FizzBuzzNet` (an ``nn.Module`` with two
-  ``nn.Linear``) and :func:`fizzbuzz_sequential` (``nn.Sequential``). :class:`TorchForm`
-  gives all three torch forms one interface: load weights, take a training step, read back.
-  Each builds its layers, losses and optimizer through a :class:`fizzcheck.targets.Target`
-  (keyword ``target``; torch eager when omitted), so the properties check whichever
-  framework ``--fizzcheck-target`` selects.
-* :func:`train` trains the reference and torch side by side (``fizzcheck train``).
+The numpy reference is :mod:`fizzcheck.reference.net`; the three torch forms from the chapter are
+:class:`RawFizzBuzz` (tensors with ``requires_grad``, ``matmul``, ``sigmoid`` and the manual
+``p -= lr * p.grad`` under ``no_grad``), :class:`FizzBuzzNet` (an ``nn.Module`` with two
+``nn.Linear``) and :func:`fizzbuzz_sequential` (``nn.Sequential``). :class:`TorchForm`
+gives all three torch forms one interface: load weights, take a training step, read back.
+Each builds its layers, losses and optimizer through a :class:`fizzcheck.targets.Target`
+(keyword ``target``; torch eager when omitted), so the properties check whichever
+framework ``--fizzcheck-target`` selects.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,84 +21,21 @@ from torch import nn
 
 from fizzcheck.errors import FizzcheckError, InvalidArgument
 from fizzcheck.reference import net as ref_net
-from fizzcheck.reference import optim as ref_optim
+from fizzcheck.seed.data import FORMS
 from fizzcheck.targets import Target
-from fizzcheck.tensors import to_numpy, to_tensor, torch_dtype
-from fizzcheck.train import TrainConfig
+from fizzcheck.targets.tensors import to_numpy
 
 __all__ = [
-    "FORMS",
-    "LABELS",
-    "NUM_DIGITS",
-    "OUTPUT_SIZE",
     "FizzBuzzNet",
     "RawFizzBuzz",
     "StepResult",
     "TorchForm",
-    "TrainConfig",
-    "TrainResult",
-    "decode",
-    "encode",
-    "fizzbuzz",
     "fizzbuzz_sequential",
-    "labels",
+    "module_loss",
     "predict",
-    "train",
+    "raw_loss",
+    "reference_step",
 ]
-
-NUM_DIGITS = 10
-"""Binary digits per input: the chapter's input size (numbers 0..1023)."""
-
-LABELS = ("number", "fizz", "buzz", "fizzbuzz")
-"""Class index → label."""
-
-OUTPUT_SIZE = len(LABELS)
-
-FORMS = ("raw", "module", "sequential")
-"""The torch forms of the seed's network (the numpy reference is the fourth)."""
-
-
-# --- data -----------------------------------------------------------------------------
-
-
-def _numbers(numbers: Iterable[int], digits: int) -> np.ndarray:
-    values = np.asarray(list(numbers), dtype=np.int64)
-    if values.ndim != 1:
-        raise InvalidArgument(f"numbers must be a flat sequence of integers, got shape {values.shape}")
-    if values.size and (values.min() < 0 or values.max() >= 2**digits):
-        raise InvalidArgument(
-            f"numbers must lie in [0, {2**digits}) for digits={digits}, got {values.min()}..{values.max()}"
-        )
-    return values
-
-
-def encode(numbers: Iterable[int], digits: int = NUM_DIGITS) -> np.ndarray:
-    """(N, digits) float64 array of 0/1: each number's binary digits, most significant first."""
-    values = _numbers(numbers, digits)
-    shifts = np.arange(digits - 1, -1, -1)
-    return ((values[:, None] >> shifts) & 1).astype(np.float64)
-
-
-def labels(numbers: Iterable[int]) -> np.ndarray:
-    """Class index of each number: 0 number, 1 fizz, 2 buzz, 3 fizzbuzz (int64)."""
-    values = np.asarray(list(numbers), dtype=np.int64)
-    fizz, buzz = values % 3 == 0, values % 5 == 0
-    return np.where(fizz & buzz, 3, np.where(buzz, 2, np.where(fizz, 1, 0))).astype(np.int64)
-
-
-def decode(number: int, class_index: int) -> str:
-    """What FizzBuzz prints for ``number`` when the class is ``class_index``."""
-    if not 0 <= class_index < OUTPUT_SIZE:
-        raise InvalidArgument(f"class_index={class_index!r} must lie in [0, {OUTPUT_SIZE})")
-    return str(number) if class_index == 0 else LABELS[class_index]
-
-
-def fizzbuzz(number: int) -> str:
-    """The right answer, for comparison."""
-    return decode(number, int(labels([number])[0]))
-
-
-# --- the torch forms ------------------------------------------------------------------
 
 
 def _target(target: Target | None) -> Target:
@@ -376,108 +305,3 @@ def predict(scores: np.ndarray | torch.Tensor) -> np.ndarray:
     """Class index per row (the sigmoid is monotonic, so scores and logits agree)."""
     values = to_numpy(scores) if isinstance(scores, torch.Tensor) else np.asarray(scores)
     return np.argmax(values, axis=-1)
-
-
-# --- training: the reference and torch side by side -----------------------------------
-
-
-@dataclass
-class TrainResult:
-    config: TrainConfig
-    epochs: list[int] = field(default_factory=list)
-    torch_loss: list[float] = field(default_factory=list)
-    reference_loss: list[float] = field(default_factory=list)
-    numbers: list[int] = field(default_factory=list)
-    torch_predictions: list[int] = field(default_factory=list)
-    reference_predictions: list[int] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def max_loss_difference(self) -> float:
-        return max((abs(a - b) for a, b in zip(self.torch_loss, self.reference_loss, strict=True)), default=0.0)
-
-    def accuracy(self, predictions: Sequence[int]) -> float:
-        truth = labels(self.numbers)
-        return float(np.mean(np.asarray(predictions) == truth)) if len(truth) else float("nan")
-
-
-def train(config: TrainConfig, *, report: Callable[[str], Any] = print) -> TrainResult:
-    """Train the seed's net with torch (``FizzBuzzNet`` + ``optim.SGD``) and the reference side by side.
-
-    Both start from the same weights (drawn from ``nn.Linear``'s default distribution with
-    ``config.seed``, rounded to ``config.dtype``) and see the same shuffled mini-batches;
-    every ``log_every`` epochs the mean training loss of the epoch is reported for both.
-    """
-    config.validate()
-    started = time.perf_counter()
-    rng = np.random.default_rng(config.seed)
-    train_numbers = np.arange(config.train_range[0], config.train_range[1] + 1)
-    test_numbers = np.arange(config.test_range[0], config.test_range[1] + 1)
-    x_train, y_train = encode(train_numbers), labels(train_numbers)
-    init = ref_net.init_parameters(NUM_DIGITS, config.hidden, OUTPUT_SIZE, rng=rng)
-
-    net = FizzBuzzNet(NUM_DIGITS, config.hidden, OUTPUT_SIZE, output_sigmoid=config.loss == "mse")
-    net = net.to(torch_dtype(config.dtype))
-    with torch.no_grad():
-        for name, tensor in net.named_parameters():
-            tensor.copy_(to_tensor(init[name], dtype=config.dtype))
-    optimizer = torch.optim.SGD(
-        net.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-        weight_decay=config.weight_decay,
-    )
-    # the reference starts from exactly the values torch holds
-    ref_params = [ref_optim.Parameter(to_numpy(t)) for t in net.parameters()]
-    ref_sgd = ref_optim.SGD(
-        ref_params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
-    )
-    tx_all = to_tensor(x_train, dtype=config.dtype)
-    ty_all = torch.as_tensor(y_train)
-
-    result = TrainResult(config)
-    report(
-        f"training FizzBuzzNet({NUM_DIGITS}, {config.hidden}, {OUTPUT_SIZE}) on {config.train_range[0]}..{config.train_range[1]} "
-        f"with torch ({config.dtype}) and the numpy reference (float64) side by side: loss={config.loss}, "
-        f"epochs={config.epochs}, batch_size={config.batch_size}, lr={config.lr}, momentum={config.momentum}, "
-        f"nesterov={config.nesterov}, weight_decay={config.weight_decay}, seed={config.seed}"
-    )
-    report(f"{'epoch':>6} {'torch loss':>12} {'reference loss':>15} {'|difference|':>13}")
-    for epoch in range(1, config.epochs + 1):
-        order = rng.permutation(len(train_numbers))
-        torch_total = ref_total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            batch = order[start : start + config.batch_size]
-            index = torch.as_tensor(batch)
-            scores = net(tx_all[index])
-            loss = module_loss(scores, ty_all[index], config.loss)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-            named = dict(zip(ref_net.PARAMETER_NAMES, (p.data for p in ref_params), strict=True))
-            _, ref_loss, grads = ref_net.loss_and_gradients(
-                named, x_train[batch], y_train[batch], loss_name=config.loss
-            )
-            for p, name in zip(ref_params, ref_net.PARAMETER_NAMES, strict=True):
-                p.grad = grads[name]
-            ref_sgd.step()
-            torch_total += float(loss.detach()) * len(batch)
-            ref_total += ref_loss * len(batch)
-        if epoch % config.log_every == 0 or epoch == config.epochs:
-            torch_mean, ref_mean = torch_total / len(order), ref_total / len(order)
-            result.epochs.append(epoch)
-            result.torch_loss.append(torch_mean)
-            result.reference_loss.append(ref_mean)
-            report(f"{epoch:>6} {torch_mean:>12.6f} {ref_mean:>15.6f} {abs(torch_mean - ref_mean):>13.2e}")
-
-    with torch.no_grad():
-        torch_scores = net(to_tensor(encode(test_numbers), dtype=config.dtype))
-    named = dict(zip(ref_net.PARAMETER_NAMES, (p.data for p in ref_params), strict=True))
-    ref_scores = ref_net.forward(named, encode(test_numbers), loss_name=config.loss).scores
-    result.numbers = [int(n) for n in test_numbers]
-    result.torch_predictions = [int(c) for c in predict(torch_scores)]
-    result.reference_predictions = [int(c) for c in predict(ref_scores)]
-    result.seconds = time.perf_counter() - started
-    return result

@@ -33,9 +33,9 @@ def _done(start: float, what: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fizzcheck.bench.cli import bench_command, benchmark_suite
-    from fizzcheck.cli import property_suite, target_args, worker_args
-    from fizzcheck.machine import new_run_id
+    from fizzcheck.cli.app import property_suite, target_args, worker_args
+    from fizzcheck.cli.bench import bench_command, benchmark_suite
+    from fizzcheck.results.machine import new_run_id
 
     selected_target = target_args(args.target) + worker_args(args.workers)
     run_id = new_run_id()
@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    from fizzcheck.cli import DEVICE_NAMES, TARGET_HELP, WORKERS_HELP, csv_choices, workers
+    from fizzcheck.cli.app import DEVICE_NAMES, TARGET_HELP, WORKERS_HELP, csv_choices, workers
 
     run = commands.add_parser(
         "run",

@@ -2,7 +2,7 @@
 
 :func:`register` adds both subcommands to fizzcheck's argparse subparsers; each sets
 ``handler`` to a function ``(args) -> exit status``. Bad input raises a
-:class:`~fizzcheck.errors.FizzcheckError`, which ``fizzcheck.cli.main`` prints as one line
+:class:`~fizzcheck.errors.FizzcheckError`, which ``fizzcheck.cli.app`` prints as one line
 (``fizzcheck: error: PATH: what is wrong``) with exit status 2. pandas is imported only
 when a command runs, so ``fizzcheck --help`` stays fast.
 
@@ -117,7 +117,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fizzcheck.report``: the two commands without the rest of fizzcheck's CLI."""
-    from fizzcheck.cli import _Parser
+    from fizzcheck.cli.app import _Parser
     from fizzcheck.errors import FizzcheckError
 
     parser = _Parser(prog="fizzcheck", description="fizzcheck reports and run comparison")

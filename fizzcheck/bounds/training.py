@@ -1,12 +1,12 @@
 """Error bounds for training: multi-step SGD trajectories and the FizzBuzz net's training step.
 
-:mod:`fizzcheck.tolerance` bounds one op on inputs shared by the target and the
+:mod:`fizzcheck.bounds.ops` bounds one op on inputs shared by the target and the
 reference. Training chains ops and steps, so here the inputs of an op may already differ:
 every quantity ``v`` carries a bound ``Δv >= |v_target − v_reference|``, and each op adds
 
     propagated error (how the op amplifies its inputs' Δ: exact algebra for products,
                       Lipschitz constants over the interval [v − Δv, v + Δv] otherwise)
-  + local rounding   (the op's own bound from :mod:`fizzcheck.tolerance`, target + reference).
+  + local rounding   (the op's own bound from :mod:`fizzcheck.bounds.ops`, target + reference).
 
 Products are propagated exactly: ``|âb̂ − ab| <= Δa (|b| + Δb) + |a| Δb``. Local rounding
 terms take the operands' worst-case magnitudes ``|v| + Δv`` where an op's bound only
@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from fizzcheck import tolerance as ftol
+from fizzcheck.bounds import ops as ftol
 from fizzcheck.dtypes import dtype_info
 from fizzcheck.errors import BoundExceeded
 from fizzcheck.reference import net as ref_net
@@ -93,7 +93,7 @@ def _host(value: Any) -> tuple[Array, str | None]:
 
 
 def assert_all_close(parts: Sequence[tuple[str, Any, Array, Any]], *, op: str, dtype: str | None = None) -> None:
-    """:func:`fizzcheck.tolerance.assert_close` over several ``(name, actual, expected, bound)`` at once.
+    """:func:`fizzcheck.bounds.ops.assert_close` over several ``(name, actual, expected, bound)`` at once.
 
     One comparison of the concatenation (cheap, and recorded once for the run's
     error/bound summary); if it fails, or a part's dtype or shape is wrong, each part is

@@ -38,7 +38,6 @@ __all__ = [
     "SMALL_ARRAY",
     "arrays",
     "class_targets",
-    "devices",
     "dtypes",
     "layouts",
     "matmul_shapes",
@@ -63,7 +62,7 @@ DISTRIBUTIONS = ("uniform", "normal", "log-uniform", "positive", "integers")
 (worst for cancellation-free accumulation), and small integers (exact arithmetic)."""
 
 LAYOUTS = ("contiguous", "transposed", "strided", "offset")
-"""Memory layouts of the target's input tensors (see ``fizzcheck.tensors.to_tensor``)."""
+"""Memory layouts of the target's input tensors (see ``fizzcheck.targets.tensors.to_tensor``)."""
 
 SATURATING_SIGMOID = (-120.0, -90.0, -40.0, -17.0, 17.0, 40.0, 90.0, 120.0)
 """Inputs deep in sigmoid's tails: float32 exp overflows past 88.7, σ rounds to 1 past ~17."""
@@ -330,10 +329,3 @@ def layouts(allowed: Sequence[str] = LAYOUTS) -> st.SearchStrategy[str]:
     for name in allowed:
         _check(name in LAYOUTS, f"layout={name!r} must be one of {LAYOUTS}")
     return st.sampled_from(tuple(allowed))
-
-
-def devices() -> st.SearchStrategy[str]:
-    """Devices torch can use here: "cpu", plus "cuda" when a GPU is visible."""
-    from fizzcheck.tensors import available_devices  # torch is imported only when asked
-
-    return st.sampled_from(available_devices())

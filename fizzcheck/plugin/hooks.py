@@ -11,7 +11,7 @@
   :class:`fizzcheck.targets.Target`, chosen with ``--fizzcheck-target`` (or
   ``$FIZZCHECK_TARGET``; default ``torch``). Properties reach torch only through it.
 * Records, per test, the outcome, examples run and largest observed error / bound (see
-  ``fizzcheck.results``), prints a verification summary, and with
+  ``fizzcheck.plugin.recorder``), prints a verification summary, and with
   ``--fizzcheck-results=PATH`` writes them as JSON (``docs/results-schema.md``).
 """
 
@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from fizzcheck.dtypes import DTYPES, FLOAT_DTYPES
-from fizzcheck.results import PropertyRecorder
+from fizzcheck.plugin.recorder import PropertyRecorder
 
 __all__ = ["PROFILES", "default_profile", "selected_target"]
 
@@ -222,7 +222,7 @@ def target(pytestconfig: pytest.Config) -> Any:
 
 
 def _cuda_skip_reason() -> str | None:
-    from fizzcheck.tensors import cuda_skip_reason
+    from fizzcheck.targets.tensors import cuda_skip_reason
 
     return cuda_skip_reason()
 

@@ -8,7 +8,7 @@ For each torch version (default :data:`DEFAULT_VERSIONS`, or ``--versions`` /
    reused (``pip install torch==V`` plus fizzcheck's other dependencies pinned to the versions
    installed here, so that torch is the only difference; then ``pip install --no-deps -e .``);
 2. runs the property suite there (``--fizzcheck-results``), the documented-behaviour probe
-   (:mod:`fizzcheck.mutants.probe`) and, unless ``--no-bench``, the quick benchmarks;
+   (:mod:`fizzcheck.compat.probe`) and, unless ``--no-bench``, the quick benchmarks;
 3. writes a new ``reports/compat-<run_id>/`` with ``behaviour-diff.md``, ``index.html`` and
    ``compat-<run_id>.json``: per property the outcome and max error / bound in each version,
    every documented behaviour whose error type, warning or message differs, and the benchmark
@@ -205,7 +205,7 @@ def run_version(
     record["properties_exit"], record["properties_s"] = _call(argv, cwd=root, log=log, timeout=timeout, env=env_vars)
     record["properties_file"] = str(properties.relative_to(directory)) if properties.exists() else None
     behaviours = directory / "behaviours" / f"behaviours-{tag}.json"
-    probe = [str(env.python), "-m", "fizzcheck.mutants.probe", str(behaviours)]
+    probe = [str(env.python), "-m", "fizzcheck.compat.probe", str(behaviours)]
     record["probe_exit"], _ = _call(probe, cwd=root, log=log, timeout=timeout)
     record["behaviours_file"] = str(behaviours.relative_to(directory)) if behaviours.exists() else None
     record["bench_file"] = None
@@ -544,8 +544,8 @@ def run_compat(
     output_dir: Path = Path("reports"),
 ) -> tuple[dict[str, Any], Path]:
     """Run every version, write the report directory, return (document, directory)."""
-    from fizzcheck.cli import property_suite
-    from fizzcheck.machine import machine_block, new_run_id
+    from fizzcheck.cli.app import property_suite
+    from fizzcheck.results.machine import machine_block, new_run_id
 
     root = property_suite().parent
     run_id = new_run_id()

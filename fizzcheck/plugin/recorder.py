@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from fizzcheck import tolerance
-from fizzcheck.machine import SCHEMA_VERSION, machine_block, new_run_id
+from fizzcheck.bounds import ops as tolerance
+from fizzcheck.results.machine import SCHEMA_VERSION, machine_block, new_run_id
 
 __all__ = ["PropertyRecorder", "write_json_new"]
 

@@ -20,11 +20,11 @@ from fizzcheck.errors import FizzcheckError
 __all__ = ["main", "parse_with_passthrough"]
 
 COMMAND_MODULES = (
-    "fizzcheck.run",
-    "fizzcheck.bench.cli",
-    "fizzcheck.train",
-    "fizzcheck.report.cli",
-    "fizzcheck.mutants.cli",
+    "fizzcheck.cli.run",
+    "fizzcheck.cli.bench",
+    "fizzcheck.cli.train",
+    "fizzcheck.cli.report",
+    "fizzcheck.cli.mutants",
 )
 """Modules that add subcommands through ``register(commands)``."""
 

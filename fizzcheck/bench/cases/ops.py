@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-import fizzcheck.tolerance as ftol
+import fizzcheck.bounds.ops as ftol
 from fizzcheck.bench.registry import (
     Arrays,
     Case,

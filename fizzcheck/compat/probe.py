@@ -1,4 +1,4 @@
-"""Documented behaviours of the installed torch, recorded as data: ``python -m fizzcheck.mutants.probe OUT``.
+"""Documented behaviours of the installed torch, recorded as data: ``python -m fizzcheck.compat.probe OUT``.
 
 Each probe triggers one behaviour torch documents — an error, a warning or a value users
 rely on — and records what happened: ``raised`` (exception type and message), ``warned``
@@ -268,7 +268,7 @@ def probe_all() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m fizzcheck.mutants.probe OUTPUT.json", file=sys.stderr)
+        print("usage: python -m fizzcheck.compat.probe OUTPUT.json", file=sys.stderr)
         return 2
     Path(args[0]).write_text(json.dumps(probe_all(), indent=1))
     return 0

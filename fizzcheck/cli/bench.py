@@ -37,7 +37,7 @@ def bench_command(
     mode: str, output_dir: Path, *, threads: int | None = None, extra: list[str] | None = None
 ) -> tuple[list[str], Path]:
     """The pytest command line for a benchmark run and the new JSON file it writes."""
-    from fizzcheck.machine import new_run_id
+    from fizzcheck.results.machine import new_run_id
 
     suite = benchmark_suite()
     output = output_dir.resolve() / f"benchmarks-{new_run_id()}.json"
@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise FizzcheckError(f"--output-dir {output_dir}: not a directory")
-    from fizzcheck.cli import target_args
+    from fizzcheck.cli.app import target_args
 
     selected = target_args(args.target)  # a bad spec fails here, before anything is created
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ One step is the chapter's: forward, MSE loss, backward, SGD update (the raw form
 ``step()``). Parameters change from call to call, which keeps the work per call identical.
 
 Correctness before speed: one step (or one epoch) from the same initial weights must land
-on the reference's parameters within :func:`fizzcheck.training_bounds.fizzbuzz_step_bounds`
+on the reference's parameters within :func:`fizzcheck.bounds.training.fizzbuzz_step_bounds`
 (chained from step to step for the epoch).
 """
 
@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from fizzcheck import fizzbuzz
-from fizzcheck.bench.cases import COMPILE_QUICK, EAGER, REFERENCE_ONLY, compiled, synchronized
+from fizzcheck import seed as fizzbuzz
+from fizzcheck.bench.cases.ops import COMPILE_QUICK, EAGER, REFERENCE_ONLY, compiled, synchronized
 from fizzcheck.bench.registry import Arrays, Case, Implementation, Prepared, Size, active_target, register
+from fizzcheck.bounds.training import fizzbuzz_step_bounds
 from fizzcheck.reference import net as ref_net
 from fizzcheck.targets import Target
-from fizzcheck.training_bounds import fizzbuzz_step_bounds
 
 __all__ = ["LEARNING_RATE", "LOSS", "step_flops"]
 

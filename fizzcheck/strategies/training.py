@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from fizzcheck.dtypes import round_to
 from fizzcheck.errors import InvalidArgument
-from fizzcheck.strategies import DISTRIBUTIONS
+from fizzcheck.reference.net import LOSSES
+from fizzcheck.seed.data import NUM_DIGITS, OUTPUT_SIZE
+from fizzcheck.strategies.inputs import DISTRIBUTIONS
 
 __all__ = [
     "FULL_PRECISIONS",
@@ -161,9 +163,6 @@ def fizzbuzz_runs(draw: st.DrawFn, *, dtype: str, max_steps: int = MAX_TRAIN_STE
     Weight magnitudes go up to 8, far beyond ``nn.Linear``'s default 1/√fan_in, so that
     sigmoids saturate sometimes; integers cover the whole 10-digit range 0..1023.
     """
-    from fizzcheck.fizzbuzz import NUM_DIGITS, OUTPUT_SIZE  # torch is imported only when asked
-    from fizzcheck.reference.net import LOSSES
-
     hidden = draw(st.sampled_from(HIDDEN_SIZES), label="hidden")
     magnitude = draw(st.sampled_from((0.5, 2.0, 8.0)), label="weight magnitude")
     shapes = {

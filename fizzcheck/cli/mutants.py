@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compat(args: argparse.Namespace) -> int:
-    from fizzcheck.mutants.compat import DEFAULT_VERSIONS, exit_status, parse_versions, print_summary, run_compat
+    from fizzcheck.compat.run import DEFAULT_VERSIONS, exit_status, parse_versions, print_summary, run_compat
 
     versions = parse_versions(args.versions or os.environ.get("FIZZCHECK_COMPAT_VERSIONS") or DEFAULT_VERSIONS)
     doc, directory = run_compat(
@@ -170,7 +170,7 @@ def register(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from fizzcheck.cli import _Parser, parse_with_passthrough
+    from fizzcheck.cli.app import _Parser, parse_with_passthrough
 
     parser = _Parser(prog="python -m fizzcheck.mutants", description="fizzcheck mutants: run | compat | list")
     add_actions(parser.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True))

@@ -1,8 +1,7 @@
 """``fizzcheck train``: the seed's FizzBuzz net trained by torch and by the reference, side by side.
 
-Both start from the same weights and see the same mini-batches; the command prints both
-loss curves and their largest difference, FizzBuzz for the test range as torch's
-network predicts it, and the accuracy of both networks.
+The command prints both loss curves and their largest difference, FizzBuzz for the test
+range as torch's network predicts it, and the accuracy of both networks.
 """
 
 from __future__ import annotations
@@ -11,67 +10,12 @@ import argparse
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from fizzcheck.errors import FizzcheckError, InvalidArgument
+from fizzcheck.errors import FizzcheckError
+from fizzcheck.seed.training import DEFAULT_THREADS, LOSS_NAMES, NUMBER_LIMIT, TrainConfig, format_predictions
 
-__all__ = ["DEFAULT_THREADS", "LOSS_NAMES", "TrainConfig", "format_predictions", "register", "run_train"]
-
-LOSS_NAMES = ("mse", "cross_entropy")
-NUMBER_LIMIT = 1023
-"""Largest number with 10 binary digits (the chapter's input size)."""
-
-DEFAULT_THREADS = 1
-"""torch threads for ``fizzcheck train``: the net is tiny, so one thread avoids hand-off costs."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of ``fizzcheck train``; the defaults are the command's (README: measured results).
-
-    Chosen by a small sweep (seeds 0-4 all reach >= 96 % on 1..100 with these settings);
-    seed 3 is the default because it reaches 100 %.
-    """
-
-    epochs: int = 400
-    lr: float = 0.2
-    momentum: float = 0.97
-    nesterov: bool = True
-    weight_decay: float = 1e-4
-    batch_size: int = 64
-    hidden: int = 100
-    loss: str = "cross_entropy"
-    seed: int = 3
-    dtype: str = "float32"
-    train_range: tuple[int, int] = (101, NUMBER_LIMIT)
-    test_range: tuple[int, int] = (1, 100)
-    log_every: int = 50
-
-    def validate(self) -> None:
-        """Raise :class:`InvalidArgument` naming the first field that cannot be used."""
-        for name in ("epochs", "batch_size", "hidden", "log_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise InvalidArgument(f"{name}={value!r} must be a positive integer")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise InvalidArgument(f"seed={self.seed!r} must be an integer >= 0")
-        if not (math.isfinite(self.lr) and self.lr >= 0):
-            raise InvalidArgument(f"lr={self.lr!r} must be a finite number >= 0")
-        if not (math.isfinite(self.momentum) and 0 <= self.momentum < 1):
-            raise InvalidArgument(f"momentum={self.momentum!r} must lie in [0, 1)")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise InvalidArgument(f"weight_decay={self.weight_decay!r} must be a finite number >= 0")
-        if self.nesterov and self.momentum == 0:
-            raise InvalidArgument("nesterov=True needs momentum > 0")
-        if self.loss not in LOSS_NAMES:
-            raise InvalidArgument(f"loss={self.loss!r} is not one of {LOSS_NAMES}")
-        if self.dtype not in ("float32", "float64"):
-            raise InvalidArgument(f"dtype={self.dtype!r} must be float32 or float64")
-        for name in ("train_range", "test_range"):
-            lo, hi = getattr(self, name)
-            if not 0 <= lo <= hi <= NUMBER_LIMIT:
-                raise InvalidArgument(f"{name}={lo}..{hi} must satisfy 0 <= first <= last <= {NUMBER_LIMIT}")
+__all__ = ["register", "run_train"]
 
 
 def _integer(name: str, minimum: int) -> Callable[[str], int]:
@@ -209,22 +153,10 @@ def register(commands: Any) -> None:
     train.set_defaults(handler=run_train)
 
 
-def format_predictions(numbers: list[int], predictions: list[int], *, per_line: int = 10) -> list[str]:
-    """FizzBuzz text per number; a wrong prediction is shown in brackets."""
-    from fizzcheck.fizzbuzz import decode, labels
-
-    truth = labels(numbers)
-    words = [
-        decode(n, c) if c == t else f"[{decode(n, c)}]" for n, c, t in zip(numbers, predictions, truth, strict=True)
-    ]
-    width = max(len(w) for w in words) if words else 0
-    return [" ".join(w.rjust(width) for w in words[i : i + per_line]) for i in range(0, len(words), per_line)]
-
-
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
-    from fizzcheck.fizzbuzz import train
+    from fizzcheck.seed.training import train
 
     config = TrainConfig(
         epochs=args.epochs,
