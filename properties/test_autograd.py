@@ -6,11 +6,11 @@ spellings below (``torch.autograd.grad`` …) name the target's namespaces, so
 ``torch.autograd.grad`` is ``target.autograd.grad``.
 
 * ``test_random_graph_reverse_mode`` / ``test_random_graph_forward_mode`` draw graphs with
-  :func:`fizzcheck.graphs.graphs`, run them with ``F = target.F`` and compare the target's
+  :func:`fizzcheck.strategies.graphs.graphs`, run them with ``F = target.F`` and compare the target's
   output value, its gradients for a random cotangent (``torch.autograd.grad`` and
   ``.backward()``) and its forward-mode JVP (``torch.func.jvp`` and
   ``torch.autograd.forward_ad``) with :mod:`fizzcheck.reference.tape` in float64, within the
-  bounds of :func:`fizzcheck.graphs.reverse_bounds` / :func:`~fizzcheck.graphs.forward_bounds`.
+  bounds of :func:`fizzcheck.bounds.graphs.reverse_bounds` / :func:`~fizzcheck.bounds.graphs.forward_bounds`.
   A failure prints the graph as Python code.
 * ``test_autograd_state_machine`` runs :class:`AutogradSemantics` on the target: random
   sequences of forward passes, ``backward()``, ``torch.autograd.grad``, ``zero_grad()``
@@ -40,11 +40,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
 from fizzcheck import graphs
+from fizzcheck.bounds.graphs import Bounded, forward_bounds, reverse_bounds
+from fizzcheck.bounds.rounding import sides
+from fizzcheck.check import assert_close
 from fizzcheck.dtypes import round_to
 from fizzcheck.plugin.reproduce import run_check
+from fizzcheck.strategies import graphs as gst
 from fizzcheck.targets import Target, Tensor
 
 # --- random graphs ----------------------------------------------------------------------
@@ -54,9 +57,9 @@ def _assert_gradients(grads, expected, bounds, *, names, dtype, what) -> None:
     __tracebackhide__ = True
     for name, got, want, bound in zip(names, grads, expected, bounds, strict=True):
         if got is None:  # the target reports no gradient for an input the output does not use
-            ftol.assert_close(np.zeros_like(want), want, bound=bound, op=f"{what} d/d{name} (None)")
+            assert_close(np.zeros_like(want), want, bound=bound, op=f"{what} d/d{name} (None)")
         else:
-            ftol.assert_close(got, want, bound=bound, op=f"{what} d/d{name}", dtype=dtype)
+            assert_close(got, want, bound=bound, op=f"{what} d/d{name}", dtype=dtype)
 
 
 def check_graph_reverse_mode(
@@ -70,8 +73,8 @@ def check_graph_reverse_mode(
             graph, arrays, cotangent, target=target, variant=variant, dtype=dtype, device=device, layout=layout
         )
         want_value, want_grads = graphs.tape_reverse(graph, arrays, cotangent)
-        value_bound, grad_bounds = graphs.reverse_bounds(graph, arrays, cotangent, dtype=dtype)
-        ftol.assert_close(value, want_value, bound=value_bound, op="graph output", dtype=dtype)
+        value_bound, grad_bounds = reverse_bounds(graph, arrays, cotangent, dtype=dtype)
+        assert_close(value, want_value, bound=value_bound, op="graph output", dtype=dtype)
         _assert_gradients(grads, want_grads, grad_bounds, names=names, dtype=dtype, what=variant)
 
 
@@ -86,16 +89,16 @@ def check_graph_forward_mode(
             graph, inputs, tangents, target=target, variant=variant, dtype=dtype, device=device, layout=layout
         )
         want_value, want_tangent = graphs.tape_forward(graph, inputs, tangents)
-        value_bound, tangent_bound = graphs.forward_bounds(graph, inputs, tangents, dtype=dtype)
-        ftol.assert_close(value, want_value, bound=value_bound, op="graph output", dtype=dtype)
+        value_bound, tangent_bound = forward_bounds(graph, inputs, tangents, dtype=dtype)
+        assert_close(value, want_value, bound=value_bound, op="graph output", dtype=dtype)
         _assert_gradients([tangent], [want_tangent], [tangent_bound], names=["t"], dtype=dtype, what=f"{variant} JVP")
 
 
-@pytest.mark.dtypes(*graphs.GRAPH_DTYPES)
+@pytest.mark.dtypes(*gst.GRAPH_DTYPES)
 @given(data=st.data())
 def test_random_graph_reverse_mode(target, device, dtype, data):
-    case = data.draw(graphs.graphs(dtype=dtype), label="graph")
-    cotangent = data.draw(graphs.values(case.output_shape, dtype), label="cotangent")
+    case = data.draw(gst.graphs(dtype=dtype), label="graph")
+    cotangent = data.draw(gst.values(case.output_shape, dtype), label="cotangent")
     variant = data.draw(st.sampled_from(graphs.REVERSE_VARIANTS), label="variant")
     layout = data.draw(fst.layouts(), label="layout")
     run_check(
@@ -111,13 +114,11 @@ def test_random_graph_reverse_mode(target, device, dtype, data):
     )
 
 
-@pytest.mark.dtypes(*graphs.GRAPH_DTYPES)
+@pytest.mark.dtypes(*gst.GRAPH_DTYPES)
 @given(data=st.data())
 def test_random_graph_forward_mode(target, device, dtype, data):
-    case = data.draw(graphs.graphs(dtype=dtype), label="graph")
-    tangents = {
-        f"d{name}": data.draw(graphs.values(x.shape, dtype), label=f"d{name}") for name, x in case.inputs.items()
-    }
+    case = data.draw(gst.graphs(dtype=dtype), label="graph")
+    tangents = {f"d{name}": data.draw(gst.values(x.shape, dtype), label=f"d{name}") for name, x in case.inputs.items()}
     variant = data.draw(st.sampled_from(graphs.FORWARD_VARIANTS), label="variant")
     layout = data.draw(fst.layouts(), label="layout")
     run_check(
@@ -189,7 +190,7 @@ class AutogradSemantics(RuleBasedStateMachine):
     gradient, ``mul`` saves the constant c, ``add`` and ``sum`` save nothing; a backward after
     a tracked in-place change of a saved leaf must raise, one after an untracked change must
     use the new values. Reference gradients and their bounds come from the tape and
-    :func:`fizzcheck.graphs.reverse_bounds`; data is compared exactly.
+    :func:`fizzcheck.bounds.graphs.reverse_bounds`; data is compared exactly.
 
     The ``run_*`` methods are the only calls into the autograd API under test, so fizzcheck's
     own tests can swap in faulty versions. The machine cannot take pytest fixtures: bind the
@@ -238,7 +239,7 @@ class AutogradSemantics(RuleBasedStateMachine):
     def create_leaves(self, data):
         n, m, k = (data.draw(st.integers(1, 4), label=label) for label in ("batch", "in", "out"))
         values = {
-            name: data.draw(graphs.values(shape, self.dtype), label=name)
+            name: data.draw(gst.values(shape, self.dtype), label=name)
             for name, shape in (("x", (n, m)), ("w", (m, k)), ("b", (k,)), ("c", (n, k)))
         }
         target = self.target
@@ -273,7 +274,7 @@ class AutogradSemantics(RuleBasedStateMachine):
         if key not in self._references:  # the values change less often than they are asked for
             inputs = [self.model["x"].data, self.model["w"].data, self.model["b"].data, self.c_values]
             value, grads = graphs.tape_reverse(self.graph_spec, inputs, np.ones(()))
-            value_bound, grad_bounds = graphs.reverse_bounds(self.graph_spec, inputs, np.ones(()), dtype=self.dtype)
+            value_bound, grad_bounds = reverse_bounds(self.graph_spec, inputs, np.ones(()), dtype=self.dtype)
             gradients = {name: (grads[i], grad_bounds[i]) for i, name in enumerate(LEAVES)}
             self._references[key] = (value, value_bound, gradients)
         return self._references[key]
@@ -284,9 +285,9 @@ class AutogradSemantics(RuleBasedStateMachine):
         if leaf.grad is None:
             leaf.grad, leaf.grad_bound = value.copy(), bound.copy()
             return
-        on_torch, on_model = graphs.sides(self.dtype)
-        torch_side = graphs.Bounded(leaf.grad, leaf.grad_bound, on_torch) + graphs.Bounded(value, bound, on_torch)
-        model_side = graphs.Bounded(leaf.grad, 0.0, on_model) + graphs.Bounded(value, 0.0, on_model)
+        on_torch, on_model = sides(self.dtype)
+        torch_side = Bounded(leaf.grad, leaf.grad_bound, on_torch) + Bounded(value, bound, on_torch)
+        model_side = Bounded(leaf.grad, 0.0, on_model) + Bounded(value, 0.0, on_model)
         leaf.grad, leaf.grad_bound = model_side.value, torch_side.error + model_side.error
 
     def _expected_error(self, graph: GraphModel, requested: tuple[str, ...] = LEAVES) -> str | None:
@@ -351,7 +352,7 @@ class AutogradSemantics(RuleBasedStateMachine):
         if differentiates["w"]:
             graph.saved_versions["x"] = self.model["x"].version
         value, value_bound, _ = self._reference()
-        ftol.assert_close(loss, value, bound=value_bound, op="loss = ((x @ w + b) * c).sum()", dtype=self.dtype)
+        assert_close(loss, value, bound=value_bound, op="loss = ((x @ w + b) * c).sum()", dtype=self.dtype)
         self._check_graph_tensors(graph)
         return graph
 
@@ -395,7 +396,7 @@ class AutogradSemantics(RuleBasedStateMachine):
         for name, got in zip(names, results, strict=True):
             if graph.differentiates[name]:
                 want, bound = gradients[name]
-                ftol.assert_close(got, want, bound=bound, op=f"torch.autograd.grad(loss, {name})", dtype=self.dtype)
+                assert_close(got, want, bound=bound, op=f"torch.autograd.grad(loss, {name})", dtype=self.dtype)
             else:
                 assert got is None, (
                     f"torch.autograd.grad(loss, {name})={got}, but should be None ({name} is not in the graph)"
@@ -475,10 +476,10 @@ class AutogradSemantics(RuleBasedStateMachine):
                 assert p.grad is None, f"{name}.grad={p.grad}, but should be None"
             else:
                 assert p.grad is not None, f"{name}.grad=None, but should be {leaf.grad}"
-                ftol.assert_close(p.grad, leaf.grad, bound=leaf.grad_bound, op=f"{name}.grad", dtype=self.dtype)
+                assert_close(p.grad, leaf.grad, bound=leaf.grad_bound, op=f"{name}.grad", dtype=self.dtype)
 
 
-@pytest.mark.dtypes(*graphs.GRAPH_DTYPES)
+@pytest.mark.dtypes(*gst.GRAPH_DTYPES)
 def test_autograd_state_machine(target, device, dtype):
     machine = AutogradSemantics.on(target, device=device, dtype=dtype)
     # the active profile's settings; no deadline, as Hypothesis's own TestCase does for state

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import fizzcheck.bounds.ops as ftol
 from fizzcheck import seed as fb
-from fizzcheck.bounds.training import assert_all_close, fizzbuzz_step_bounds
+from fizzcheck.bounds.training import fizzbuzz_step_bounds
+from fizzcheck.check import assert_all_close, assert_close
 from fizzcheck.dtypes import round_to
 from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import net as ref_net
@@ -86,7 +86,7 @@ def check_fizzbuzz_forms(
         for name, form in forms.items():
             got = form.train_step(x, classes)
             op = f"{name} {loss_name} step {step}{' (resynced)' if resync else ''}"
-            ftol.assert_close(got.scores, expected.scores, bound=bounds.scores, op=f"{op} outputs")
+            assert_close(got.scores, expected.scores, bound=bounds.scores, op=f"{op} outputs")
             assert_same_predictions(got.scores, expected.scores, bounds.scores, op=f"{op} predictions")
             parts = [("loss", np.float64(got.loss), np.float64(expected.loss), bounds.loss)]
             for p in ref_net.PARAMETER_NAMES:

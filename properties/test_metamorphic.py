@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import fizzcheck.bounds.ops as ftol
 from fizzcheck import seed as fb
-from fizzcheck.bounds.training import assert_all_close, fizzbuzz_step_bounds
+from fizzcheck.bounds.training import fizzbuzz_step_bounds
+from fizzcheck.check import assert_all_close, assert_close
 from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import net as ref_net
 from fizzcheck.strategies.training import FULL_PRECISIONS, fizzbuzz_runs
@@ -177,7 +177,7 @@ def batch_invariance(
     with target.torch.no_grad():
         together = target.numpy(net(x))
         alone = np.concatenate([target.numpy(net(x[i : i + 1])) for i in range(len(numbers))])
-    comparison = ftol.assert_close(
+    comparison = assert_close(
         alone, together, bound=2 * bounds.scores, op=f"{loss_name} row alone vs in a batch of {len(numbers)}"
     )
     bitwise = float(np.mean(np.all(alone == together, axis=1)))

@@ -22,10 +22,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
 from fizzcheck import seed as fb
-from fizzcheck.bounds.training import assert_all_close, fizzbuzz_step_bounds
+from fizzcheck.bounds.training import fizzbuzz_step_bounds
+from fizzcheck.check import assert_all_close, assert_close
 from fizzcheck.dtypes import round_to
 from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import net as ref_net
@@ -323,8 +323,8 @@ def check_to_dtype_keeps_values(target: Target, spec, dtype: str) -> None:
         assert p.grad is not None, f"gradient {i} was lost by to({other})"
         assert p.grad.dtype == target.dtype(other), f"gradient {i} has dtype {p.grad.dtype}, but should be {other}"
         # float32 → float64 is exact; float64 → float32 rounds to nearest
-        ftol.assert_close(p, round_to(value, other), bound=0.0, op=f"to({other}) parameter {i}", dtype=other)
-        ftol.assert_close(p.grad, round_to(grad, other), bound=0.0, op=f"to({other}) gradient {i}", dtype=other)
+        assert_close(p, round_to(value, other), bound=0.0, op=f"to({other}) parameter {i}", dtype=other)
+        assert_close(p.grad, round_to(grad, other), bound=0.0, op=f"to({other}) gradient {i}", dtype=other)
 
 
 @given(spec=module_specs())
@@ -340,11 +340,11 @@ def check_device_moves_keep_values(target: Target, spec, device: str) -> None:
     assert module is root.module, f"{device}() should return the module itself"
     for i, (p, value) in enumerate(zip(module.parameters(), values, strict=True)):
         assert p.device.type == device, f"parameter {i} is on {p.device} after {device}(), but should be on {device}"
-        ftol.assert_close(p, value, bound=0.0, op=f"{device}() parameter {i}", dtype="float32")
+        assert_close(p, value, bound=0.0, op=f"{device}() parameter {i}", dtype="float32")
     back = module.cpu()
     for i, (p, value) in enumerate(zip(back.parameters(), values, strict=True)):
         assert p.device.type == "cpu", f"parameter {i} is on {p.device} after cpu(), but should be on cpu"
-        ftol.assert_close(p, value, bound=0.0, op=f"{device}() then cpu() parameter {i}", dtype="float32")
+        assert_close(p, value, bound=0.0, op=f"{device}() then cpu() parameter {i}", dtype="float32")
 
 
 @given(spec=module_specs())
@@ -481,7 +481,7 @@ def check_sequential_matches_module(
         params, fb.encode(numbers), fb.labels(numbers), loss_name=loss_name, lr=0.0, dtype=dtype
     )
     # both are within `bounds` of the reference, so within twice that of each other
-    ftol.assert_close(
+    assert_close(
         out_seq, target.numpy(out_net), bound=2 * bounds.scores, op="Sequential vs FizzBuzzNet outputs", dtype=dtype
     )
     fb.module_loss(out_net, classes, loss_name, target=target).backward()

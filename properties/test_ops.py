@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
+from fizzcheck.check import assert_close
 from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import ops as ref
 from fizzcheck.targets import Target, Tensor
@@ -40,9 +41,9 @@ def _assert_grads(grads: tuple, expected: tuple, bounds: tuple, *, op: str, name
             continue
         if got is None:  # torch returns None for an input the output does not depend on
             got = np.zeros_like(want)
-            ftol.assert_close(got, want, bound=bound, op=f"{op} grad {name}")
+            assert_close(got, want, bound=bound, op=f"{op} grad {name}")
         else:
-            ftol.assert_close(got, want, bound=bound, op=f"{op} grad {name}", dtype=dtype)
+            assert_close(got, want, bound=bound, op=f"{op} grad {name}", dtype=dtype)
 
 
 def cotangents(shape: tuple[int, ...], dtype: str) -> st.SearchStrategy[np.ndarray]:
@@ -57,7 +58,7 @@ def check_matmul(target: Target, a, b, g, *, variant: str, device: str, dtype: s
     ta = _leaf(target, a, dtype=dtype, device=device, layout=layout)
     tb = _leaf(target, b, dtype=dtype, device=device, layout=layout)
     out = target.torch.matmul(ta, tb) if variant == "torch.matmul" else target.operator.matmul(ta, tb)
-    ftol.assert_close(out, ref.matmul(a, b), bound=ftol.matmul_bound(a, b, dtype=dtype), op=variant, dtype=dtype)
+    assert_close(out, ref.matmul(a, b), bound=ftol.matmul_bound(a, b, dtype=dtype), op=variant, dtype=dtype)
     grads = _grads(target, out, [ta, tb], g, dtype=dtype, device=device)
     _assert_grads(
         grads,
@@ -97,7 +98,7 @@ def check_linear(target: Target, x, w, b, g, *, variant: str, device: str, dtype
         tw = _leaf(target, w, dtype=dtype, device=device, layout=layout)
         tb = None if b is None else _leaf(target, b, dtype=dtype, device=device, layout=layout)
         out = target.F.linear(tx, tw, tb)
-    ftol.assert_close(out, ref.linear(x, w, b), bound=ftol.linear_bound(x, w, b, dtype=dtype), op=variant, dtype=dtype)
+    assert_close(out, ref.linear(x, w, b), bound=ftol.linear_bound(x, w, b, dtype=dtype), op=variant, dtype=dtype)
     inputs = [tx, tw] + ([] if tb is None else [tb])
     grads = _grads(target, out, inputs, g, dtype=dtype, device=device)
     expected = ref.linear_vjp(x, w, b, g)
@@ -131,7 +132,7 @@ def test_linear(target, device, dtype, data):
 def check_sigmoid(target: Target, x, g, *, variant: str, device: str, dtype: str, layout: str) -> None:
     tx = _leaf(target, x, dtype=dtype, device=device, layout=layout)
     out = target.torch.sigmoid(tx) if variant == "torch.sigmoid" else target.nn.Sigmoid()(tx)
-    ftol.assert_close(out, ref.sigmoid(x), bound=ftol.sigmoid_bound(x, dtype=dtype), op=variant, dtype=dtype)
+    assert_close(out, ref.sigmoid(x), bound=ftol.sigmoid_bound(x, dtype=dtype), op=variant, dtype=dtype)
     grads = _grads(target, out, [tx], g, dtype=dtype, device=device)
     _assert_grads(
         grads, ref.sigmoid_vjp(x, g), ftol.sigmoid_vjp_bound(x, g, dtype=dtype), op=variant, names=("x",), dtype=dtype
@@ -189,7 +190,7 @@ def check_softmax(target: Target, x, g, *, dim: int, variant: str, device: str, 
     run_target, forward, vjp, bound, vjp_bound = _SOFTMAX[variant]
     tx = _leaf(target, x, dtype=dtype, device=device, layout=layout)
     out = run_target(target, tx, dim)
-    ftol.assert_close(out, forward(x, dim), bound=bound(x, dim, dtype=dtype), op=f"{variant}(dim={dim})", dtype=dtype)
+    assert_close(out, forward(x, dim), bound=bound(x, dim, dtype=dtype), op=f"{variant}(dim={dim})", dtype=dtype)
     grads = _grads(target, out, [tx], g, dtype=dtype, device=device)
     _assert_grads(
         grads, vjp(x, g, dim), vjp_bound(x, g, dim, dtype=dtype), op=f"{variant}(dim={dim})", names=("x",), dtype=dtype
@@ -222,7 +223,7 @@ def check_cross_entropy(
     else:
         out = target.nn.CrossEntropyLoss(reduction=reduction)(tl, tt)
     op = f"{variant}(reduction={reduction!r})"
-    ftol.assert_close(
+    assert_close(
         out,
         ref.cross_entropy(logits, labels, reduction),
         bound=ftol.cross_entropy_bound(logits, labels, reduction, dtype=dtype),
@@ -280,9 +281,7 @@ def check_mse(target: Target, x, y, g, *, reduction: str, variant: str, device: 
     else:
         out = target.nn.MSELoss(reduction=reduction)(tx, ty)
     op = f"{variant}(reduction={reduction!r})"
-    ftol.assert_close(
-        out, ref.mse(x, y, reduction), bound=ftol.mse_bound(x, y, reduction, dtype=dtype), op=op, dtype=dtype
-    )
+    assert_close(out, ref.mse(x, y, reduction), bound=ftol.mse_bound(x, y, reduction, dtype=dtype), op=op, dtype=dtype)
     grads = _grads(target, out, [tx, ty], g, dtype=dtype, device=device)
     _assert_grads(
         grads,
@@ -328,7 +327,7 @@ def test_mse_warns_when_broadcasting_changes_the_value(target, device, variant):
     with pytest.warns(UserWarning, match="target size"):
         out = loss(target.tensor(x, dtype="float64", device=device), target.tensor(y, dtype="float64", device=device))
     bound = ftol.mse_bound(x, y, dtype="float64")
-    ftol.assert_close(out, ref.mse(x, y, "mean"), bound=bound, op="mse_loss broadcast", dtype="float64")
+    assert_close(out, ref.mse(x, y, "mean"), bound=bound, op="mse_loss broadcast", dtype="float64")
     # the user probably meant the element-wise loss, which is 0 here: broadcasting changed the value
     assert ref.mse(x.ravel(), y, "mean") == 0.0
     assert float(out) == pytest.approx(2.5)

@@ -23,7 +23,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fizzcheck.bounds.training import SGDErrorBound, assert_all_close
+from fizzcheck.bounds.training import SGDErrorBound
+from fizzcheck.check import assert_all_close
 from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import optim as ref_optim
 from fizzcheck.strategies.training import FULL_PRECISIONS, sgd_hyper_parameters, sgd_problems

@@ -16,8 +16,8 @@ from torch import nn
 import properties.test_fizzbuzz as fizzbuzz_properties
 import properties.test_module as module_properties
 from fizzcheck import seed as fb
-from fizzcheck.bounds import ops as ftol
 from fizzcheck.bounds.training import fizzbuzz_step_bounds
+from fizzcheck.check import assert_close
 from fizzcheck.cli.app import main
 from fizzcheck.dtypes import round_to
 from fizzcheck.errors import BoundExceeded, InvalidArgument
@@ -152,9 +152,7 @@ def test_step_bound_covers_a_numpy_float32_step(loss_name, seed):
     bounds = fizzbuzz_step_bounds(params, x, target, loss_name=loss_name, lr=0.5, dtype="float32")
     got = _numpy_float32_step(params, x, target, loss_name, 0.5)
     for name in ref_net.PARAMETER_NAMES:
-        ftol.assert_close(
-            got[name], expected.new_params[name], bound=bounds.new_params[name], op=f"numpy float32 {name}"
-        )
+        assert_close(got[name], expected.new_params[name], bound=bounds.new_params[name], op=f"numpy float32 {name}")
 
 
 def test_step_bound_grows_with_incoming_parameter_error():
@@ -323,15 +321,15 @@ def test_train_command_min_accuracy_fails_an_untrained_net(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--epochs", "0"], "argument --epochs"),
-        (["--hidden", "two"], "argument --hidden"),
-        (["--lr", "-1"], "argument --lr"),
-        (["--lr", "nan"], "argument --lr"),
-        (["--momentum", "1"], "argument --momentum"),
-        (["--loss", "hinge"], "argument --loss"),
-        (["--train-range", "5..3"], "argument --train-range"),
-        (["--test-range", "1..2000"], "argument --test-range"),
-        (["--threads", "0"], "argument --threads"),
+        (["--epochs", "0"], "'--epochs': 0 is not in the range x>=1"),
+        (["--hidden", "two"], "'--hidden': 'two' is not a valid integer"),
+        (["--lr", "-1"], "'--lr': -1.0 is not in the range 0.0<=x<=100.0"),
+        (["--lr", "nan"], "'--lr': 'nan' is not a finite number"),
+        (["--momentum", "1"], "'--momentum': 1.0 is not in the range 0.0<=x<1.0"),
+        (["--loss", "hinge"], "'--loss': 'hinge' is not one of 'mse', 'cross_entropy'"),
+        (["--train-range", "5..3"], "'--train-range': '5..3' must be FIRST..LAST"),
+        (["--test-range", "1..2000"], "'--test-range': '1..2000' must be FIRST..LAST with 0 <= FIRST <= LAST <= 1023"),
+        (["--threads", "0"], "'--threads': 0 is not in the range x>=1"),
     ],
     ids=[
         "epochs-zero",

@@ -17,7 +17,8 @@ import pytest
 import torch
 
 import properties.test_optim as optim_properties
-from fizzcheck.bounds.training import SGDErrorBound, assert_all_close
+from fizzcheck.bounds.training import SGDErrorBound
+from fizzcheck.check import assert_all_close
 from fizzcheck.errors import BoundExceeded
 from fizzcheck.reference import optim as ref_optim
 from fizzcheck.reference.optim import SGD, Parameter, sgd_update

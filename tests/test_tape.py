@@ -28,8 +28,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from torch.overrides import TorchFunctionMode
 
 from fizzcheck import graphs
+from fizzcheck.bounds.graphs import reverse_bounds
 from fizzcheck.errors import BoundExceeded
 from fizzcheck.reference import ops, tape
+from fizzcheck.strategies import graphs as gst
 from fizzcheck.targets import Target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,9 +221,9 @@ def test_graph_source_is_the_code_that_runs():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: graphs.graphs(dtype="float16"), "float16"),
-        (lambda: graphs.graphs(dtype="float32", max_ops=0), "max_ops=0"),
-        (lambda: graphs.values((2,), "bfloat16"), "bfloat16"),
+        (lambda: gst.graphs(dtype="float16"), "float16"),
+        (lambda: gst.graphs(dtype="float32", max_ops=0), "max_ops=0"),
+        (lambda: gst.values((2,), "bfloat16"), "bfloat16"),
         (lambda: graphs.source([("input", (1,)), ("cosh", 0)]), "cosh"),
         (
             lambda: graphs.torch_reverse(
@@ -247,7 +249,7 @@ def test_bounds_catch_a_float64_graph_computed_in_float32():
     graph = (("input", (4, 8)), ("input", (8, 3)), ("matmul", 0, 1), ("tanh", 2), ("sum", 3, None, False))
     rng = np.random.default_rng(5)
     inputs = [rng.normal(size=(4, 8)), rng.normal(size=(8, 3))]
-    value_bound, _ = graphs.reverse_bounds(graph, inputs, np.ones(()), dtype="float64")
+    value_bound, _ = reverse_bounds(graph, inputs, np.ones(()), dtype="float64")
     detour, _ = graphs.torch_reverse(
         graph, inputs, np.ones(()), target=Target(), variant="Tensor.backward", dtype="float32", device="cpu"
     )

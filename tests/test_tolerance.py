@@ -1,4 +1,4 @@
-"""The tolerance model in both directions: tight enough to catch faults, never failing correct torch.
+"""The error bounds in both directions: tight enough to catch faults, never failing correct torch.
 
 Faults are injected into a *copy* of the computation (rounded inputs, a float32 detour,
 perturbed outputs), never into torch globally.
@@ -15,14 +15,18 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-import fizzcheck.bounds.ops as ftol
+import fizzcheck.bounds.ops as op_bounds
 import fizzcheck.strategies as fst
+from fizzcheck.bounds.graphs import reverse_bounds
+from fizzcheck.bounds.rounding import LAMBDA, UNDERFLOW_FLOOR_NORMALS, accumulation_factor, gamma, sides
+from fizzcheck.check import assert_close, compare, observe
 from fizzcheck.dtypes import dtype_info, round_to
 from fizzcheck.errors import BoundExceeded
 from fizzcheck.reference import ops as ref
 from fizzcheck.targets.tensors import to_numpy
 
 U32 = dtype_info("float32").unit_roundoff
+U64 = dtype_info("float64").unit_roundoff
 REDUCTION_SIZES = (1, 2, 3, 16, 64, 100, 128, 257, 300, 512, 1024)
 DISTRIBUTIONS = {
     "normal": lambda rng, shape: rng.normal(size=shape),
@@ -45,25 +49,55 @@ def _operands(dist: str, k: int, dtype: str, seed: int = 0) -> tuple[np.ndarray,
 
 
 def _matmul_ratio(out, a, b, dtype):
-    return ftol.compare(out, ref.matmul(a, b), bound=ftol.matmul_bound(a, b, dtype=dtype), op="matmul").ratio
+    return compare(out, ref.matmul(a, b), bound=op_bounds.matmul_bound(a, b, dtype=dtype), op="matmul").ratio
 
 
 # --- accumulation factors -------------------------------------------------------------
 
 
 def test_gamma_is_the_textbook_constant():
-    assert ftol.gamma(3, 2.0**-24) == pytest.approx(3 * 2.0**-24 / (1 - 3 * 2.0**-24), rel=1e-15)
-    assert ftol.gamma(0, 2.0**-24) == 0.0
-    assert math.isinf(ftol.gamma(2**11, 2.0**-11))
+    assert gamma(3, 2.0**-24) == pytest.approx(3 * 2.0**-24 / (1 - 3 * 2.0**-24), rel=1e-15)
+    assert gamma(0, 2.0**-24) == 0.0
+    assert math.isinf(gamma(2**11, 2.0**-11))
 
 
 def test_probabilistic_factor_only_helps_past_lambda_squared():
     u = 2.0**-24
     for k in (1, 10, 50, 99):  # below lam² = 100 the deterministic γ_k is the smaller
-        assert ftol.accumulation_factor(k, u) == ftol.gamma(k, u)
+        assert accumulation_factor(k, u) == gamma(k, u)
     for k in (200, 1000, 10_000):
-        assert ftol.accumulation_factor(k, u) < ftol.gamma(k, u)
-        assert ftol.accumulation_factor(k, u) == pytest.approx(ftol.LAMBDA * math.sqrt(k) * u, rel=1e-3)
+        assert accumulation_factor(k, u) < gamma(k, u)
+        assert accumulation_factor(k, u) == pytest.approx(LAMBDA * math.sqrt(k) * u, rel=1e-3)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_the_two_sides_are_the_dtype_and_float64(dtype):
+    target, reference = sides(dtype)
+    assert (target.u, reference.u) == (dtype_info(dtype).unit_roundoff, U64)
+    assert target.acc(1000) == accumulation_factor(1000, target.u)  # probabilistic for the target
+    assert reference.acc(1000) == gamma(1000, U64)  # worst case for our own summation
+    assert target.floor == UNDERFLOW_FLOOR_NORMALS * dtype_info(dtype).smallest_normal
+    assert target.sigmoid_relative > 2 * target.transcendental
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("graph", "op_bound"),
+    [
+        ((("input", (3, 5)), ("sigmoid", 0)), lambda x, dtype: op_bounds.sigmoid_bound(x[0], dtype=dtype)),
+        (
+            (("input", (3, 5)), ("input", (5, 4)), ("matmul", 0, 1)),
+            lambda x, dtype: op_bounds.matmul_bound(x[0], x[1], dtype=dtype),
+        ),
+    ],
+    ids=["sigmoid", "matmul"],
+)
+def test_graph_and_op_bounds_share_one_rounding_model(graph, op_bound, dtype):
+    """On exact inputs, a one-op graph is bounded exactly as the op on its own."""
+    rng = np.random.default_rng(3)
+    inputs = [round_to(rng.normal(size=step[1]), dtype) for step in graph if step[0] == "input"]
+    value_bound, _ = reverse_bounds(graph, inputs, np.ones((3, 4) if len(inputs) == 2 else (3, 5)), dtype=dtype)
+    np.testing.assert_allclose(value_bound, op_bound(inputs, dtype), rtol=1e-14, atol=0)
 
 
 # --- correct torch never fails --------------------------------------------------------
@@ -113,11 +147,11 @@ def test_elementwise_off_by_tens_of_ulps_fails(dtype):
     rng = np.random.default_rng(11)
     x = round_to(rng.normal(scale=4.0, size=1000), dtype)
     t = torch.tensor(x, dtype=getattr(torch, dtype))
-    bound = ftol.sigmoid_bound(x, dtype=dtype)
+    bound = op_bounds.sigmoid_bound(x, dtype=dtype)
     expected = ref.sigmoid(x)
-    correct = ftol.compare(torch.sigmoid(t), expected, bound=bound, op="sigmoid")
-    one_ulp = ftol.compare(_perturb_ulps(torch.sigmoid(t), 1.0, dtype), expected, bound=bound, op="sigmoid")
-    twenty_ulps = ftol.compare(_perturb_ulps(torch.sigmoid(t), 20.0, dtype), expected, bound=bound, op="sigmoid")
+    correct = compare(torch.sigmoid(t), expected, bound=bound, op="sigmoid")
+    one_ulp = compare(_perturb_ulps(torch.sigmoid(t), 1.0, dtype), expected, bound=bound, op="sigmoid")
+    twenty_ulps = compare(_perturb_ulps(torch.sigmoid(t), 20.0, dtype), expected, bound=bound, op="sigmoid")
     assert correct.ok
     assert one_ulp.ok, "one ulp is within any correctly rounded implementation's reach"
     assert not twenty_ulps.ok, f"20 ulps must fail, got ratio {twenty_ulps.ratio}"
@@ -129,12 +163,12 @@ def test_softmax_off_by_tens_of_ulps_fails(op):
     x = round_to(rng.normal(size=(50, 10)), "float32")
     t = torch.tensor(x, dtype=torch.float32)
     out = getattr(torch, op)(t, -1).double()
-    bound = getattr(ftol, f"{op}_bound")(x, -1, dtype="float32")
+    bound = getattr(op_bounds, f"{op}_bound")(x, -1, dtype="float32")
     expected = getattr(ref, op)(x, -1)
-    assert ftol.compare(out, expected, bound=bound, op=op).ok
+    assert compare(out, expected, bound=bound, op=op).ok
     # softmax is bounded relatively; log_softmax absolutely, so shift it by 32 ulps at |out| ~ 2
     faulty = _perturb_ulps(out, 32.0, "float32") if op == "softmax" else out + 32 * 2 * U32 * 2.0
-    assert not ftol.compare(faulty, expected, bound=bound, op=op).ok
+    assert not compare(faulty, expected, bound=bound, op=op).ok
 
 
 def test_sigmoid_backward_with_wrong_derivative_fails():
@@ -143,12 +177,12 @@ def test_sigmoid_backward_with_wrong_derivative_fails():
     g = round_to(rng.normal(size=200), "float32")
     t = torch.tensor(x, requires_grad=True, dtype=torch.float32)
     (good,) = torch.autograd.grad(torch.sigmoid(t), t, torch.tensor(g, dtype=torch.float32))
-    (bound,) = ftol.sigmoid_vjp_bound(x, g, dtype="float32")
+    (bound,) = op_bounds.sigmoid_vjp_bound(x, g, dtype="float32")
     (expected,) = ref.sigmoid_vjp(x, g)
-    assert ftol.compare(good, expected, bound=bound, op="sigmoid grad").ok
+    assert compare(good, expected, bound=bound, op="sigmoid grad").ok
     y = torch.sigmoid(torch.tensor(x, dtype=torch.float32))
     wrong = torch.tensor(g, dtype=torch.float32) * y  # forgot the (1 - y) factor
-    assert not ftol.compare(wrong, expected, bound=bound, op="sigmoid grad").ok
+    assert not compare(wrong, expected, bound=bound, op="sigmoid grad").ok
 
 
 @pytest.mark.parametrize("reduction", ref.REDUCTIONS)
@@ -157,8 +191,8 @@ def test_loss_with_wrong_reduction_fails(reduction):
     x, target = round_to(rng.normal(size=(6, 5)), "float32"), round_to(rng.normal(size=(6, 5)), "float32")
     wrong = {"none": "sum", "mean": "sum", "sum": "mean"}[reduction]
     out = F.mse_loss(torch.tensor(x, dtype=torch.float32), torch.tensor(target, dtype=torch.float32), reduction=wrong)
-    bound = ftol.mse_bound(x, target, reduction, dtype="float32")
-    assert not ftol.compare(out, ref.mse(x, target, reduction), bound=bound, op="mse").ok
+    bound = op_bounds.mse_bound(x, target, reduction, dtype="float32")
+    assert not compare(out, ref.mse(x, target, reduction), bound=bound, op="mse").ok
 
 
 # --- comparison mechanics -------------------------------------------------------------
@@ -167,45 +201,43 @@ def test_loss_with_wrong_reduction_fails(reduction):
 def test_nonfinite_positions_must_match_exactly():
     expected = np.array([1.0, np.nan, np.inf, -np.inf])
     bound = np.full(4, 1e9)  # a huge bound must not hide a NaN/Inf mismatch
-    assert ftol.compare(expected.copy(), expected, bound=bound, op="id").ok
+    assert compare(expected.copy(), expected, bound=bound, op="id").ok
     for wrong in ([1.0, 0.0, np.inf, -np.inf], [1.0, np.nan, -np.inf, -np.inf], [np.nan, np.nan, np.inf, -np.inf]):
-        assert not ftol.compare(np.array(wrong), expected, bound=bound, op="id").ok
+        assert not compare(np.array(wrong), expected, bound=bound, op="id").ok
 
 
 def test_ratio_is_error_over_bound_at_the_worst_element():
-    result = ftol.compare(
-        np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), bound=np.array([1.0, 1.0, 0.1]), op="id"
-    )
+    result = compare(np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), bound=np.array([1.0, 1.0, 0.1]), op="id")
     assert result.ratio == pytest.approx(0.5)
     assert result.index == (1,)
     assert result.ok
 
 
 def test_zero_bound_demands_exact_equality():
-    assert ftol.compare(np.zeros(3), np.zeros(3), bound=0.0, op="id").ratio == 0.0
-    assert math.isinf(ftol.compare(np.array([0.0, 1e-300]), np.zeros(2), bound=0.0, op="id").ratio)
+    assert compare(np.zeros(3), np.zeros(3), bound=0.0, op="id").ratio == 0.0
+    assert math.isinf(compare(np.array([0.0, 1e-300]), np.zeros(2), bound=0.0, op="id").ratio)
 
 
 def test_assert_close_message_names_value_expectation_bound_and_op():
     with pytest.raises(
         BoundExceeded, match=r"out\[1\]=2\.5, but should be 2\.0 within bound 0\.1 \(error/bound=5\) \[my_op\]"
     ):
-        ftol.assert_close(np.array([1.0, 2.5]), np.array([1.0, 2.0]), bound=0.1, op="my_op")
+        assert_close(np.array([1.0, 2.5]), np.array([1.0, 2.0]), bound=0.1, op="my_op")
 
 
 def test_assert_close_checks_shape_and_dtype():
     with pytest.raises(BoundExceeded, match=r"out.shape=\(2,\), but should be \(3,\)"):
-        ftol.assert_close(np.zeros(2), np.zeros(3), bound=1.0, op="id")
+        assert_close(np.zeros(2), np.zeros(3), bound=1.0, op="id")
     with pytest.raises(BoundExceeded, match=r"out\.dtype=float32, but should be float64"):
-        ftol.assert_close(torch.zeros(2), np.zeros(2), bound=1.0, op="id", dtype="float64")
+        assert_close(torch.zeros(2), np.zeros(2), bound=1.0, op="id", dtype="float64")
 
 
 def test_observers_see_every_comparison():
     seen = []
-    with ftol.observe(seen.append):
-        ftol.assert_close(np.ones(2), np.ones(2), bound=1.0, op="a")
+    with observe(seen.append):
+        assert_close(np.ones(2), np.ones(2), bound=1.0, op="a")
         with pytest.raises(BoundExceeded):
-            ftol.assert_close(np.ones(2), np.zeros(2), bound=0.5, op="b")
+            assert_close(np.ones(2), np.zeros(2), bound=0.5, op="b")
     assert [(c.op, c.ok) for c in seen] == [("a", True), ("b", False)]
 
 
@@ -220,18 +252,18 @@ def test_bounds_are_finite_and_non_negative(data):
     g = data.draw(fst.arrays(shape, dtype=dtype, max_magnitude=16.0), label="g")
     target = data.draw(fst.class_targets(shape[:-1], shape[-1]), label="target")
     bounds = [
-        ftol.sigmoid_bound(x, dtype=dtype),
-        *ftol.sigmoid_vjp_bound(x, g, dtype=dtype),
-        ftol.softmax_bound(x, -1, dtype=dtype),
-        *ftol.softmax_vjp_bound(x, g, 0, dtype=dtype),
-        ftol.log_softmax_bound(x, 0, dtype=dtype),
-        *ftol.log_softmax_vjp_bound(x, g, -1, dtype=dtype),
-        ftol.cross_entropy_bound(x, target, "mean", dtype=dtype),
-        *ftol.cross_entropy_vjp_bound(x, target, g[:, 0], "none", dtype=dtype),
-        ftol.mse_bound(x, g, "sum", dtype=dtype),
-        *ftol.mse_vjp_bound(x, g, np.float64(1.0), "mean", dtype=dtype),
-        ftol.matmul_bound(x, x.T, dtype=dtype),
-        *ftol.matmul_vjp_bound(x, x.T, x @ x.T, dtype=dtype),
+        op_bounds.sigmoid_bound(x, dtype=dtype),
+        *op_bounds.sigmoid_vjp_bound(x, g, dtype=dtype),
+        op_bounds.softmax_bound(x, -1, dtype=dtype),
+        *op_bounds.softmax_vjp_bound(x, g, 0, dtype=dtype),
+        op_bounds.log_softmax_bound(x, 0, dtype=dtype),
+        *op_bounds.log_softmax_vjp_bound(x, g, -1, dtype=dtype),
+        op_bounds.cross_entropy_bound(x, target, "mean", dtype=dtype),
+        *op_bounds.cross_entropy_vjp_bound(x, target, g[:, 0], "none", dtype=dtype),
+        op_bounds.mse_bound(x, g, "sum", dtype=dtype),
+        *op_bounds.mse_vjp_bound(x, g, np.float64(1.0), "mean", dtype=dtype),
+        op_bounds.matmul_bound(x, x.T, dtype=dtype),
+        *op_bounds.matmul_vjp_bound(x, x.T, x @ x.T, dtype=dtype),
     ]
     for bound in bounds:
         assert np.all(np.isfinite(bound))

@@ -39,15 +39,13 @@ chained (feeding each step's ``new_params`` bound into the next) it bounds a who
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from fizzcheck.bounds import ops as ftol
-from fizzcheck.dtypes import dtype_info
-from fizzcheck.errors import BoundExceeded
+from fizzcheck.bounds import ops as op_bounds
+from fizzcheck.bounds.rounding import elementwise_factor, sigmoid_slope_max, underflow_floor
 from fizzcheck.reference import net as ref_net
 from fizzcheck.reference import ops
 from fizzcheck.reference.optim import SGDUpdate
@@ -56,72 +54,13 @@ __all__ = [
     "SIGMOID_SECOND_DERIVATIVE_MAX",
     "NetStepBounds",
     "SGDErrorBound",
-    "assert_all_close",
-    "elementwise_factor",
     "fizzbuzz_step_bounds",
-    "sigmoid_slope_max",
-    "underflow_floor",
 ]
 
 Array = np.ndarray
 
 SIGMOID_SECOND_DERIVATIVE_MAX = 1.0 / (6.0 * np.sqrt(3.0))
 """max |σ''(x)| = 1/(6√3) ≈ 0.0962, attained at σ(x) = 1/2 ± 1/(2√3)."""
-
-
-def elementwise_factor(k: int, dtype: str) -> float:
-    """Relative error of ``k`` chained roundings on the target (dtype) plus the float64 reference."""
-    return float(ftol.gamma(k, dtype_info(dtype).unit_roundoff) + ftol.gamma(k, dtype_info("float64").unit_roundoff))
-
-
-def underflow_floor(dtype: str) -> float:
-    """Absolute allowance of one operation for results flushed to zero (target + reference)."""
-    return ftol.UNDERFLOW_FLOOR_NORMALS * (dtype_info(dtype).smallest_normal + dtype_info("float64").smallest_normal)
-
-
-def sigmoid_slope_max(x: Array, delta: Array) -> Array:
-    """max σ'(ξ) over ξ ∈ [x − Δ, x + Δ]: σ' = σ(ξ)σ(−ξ) peaks where |ξ| is smallest."""
-    nearest = np.maximum(np.abs(x) - delta, 0.0)
-    return ops.sigmoid(nearest) * ops.sigmoid(-nearest)
-
-
-def _host(value: Any) -> tuple[Array, str | None]:
-    """float64 numpy copy and dtype name; torch tensors by duck typing (this module never imports torch)."""
-    if hasattr(value, "detach") and hasattr(value, "dtype"):
-        return value.detach().cpu().double().numpy(), str(value.dtype).removeprefix("torch.")
-    return np.asarray(value, dtype=np.float64), None
-
-
-def assert_all_close(parts: Sequence[tuple[str, Any, Array, Any]], *, op: str, dtype: str | None = None) -> None:
-    """:func:`fizzcheck.bounds.ops.assert_close` over several ``(name, actual, expected, bound)`` at once.
-
-    One comparison of the concatenation (cheap, and recorded once for the run's
-    error/bound summary); if it fails, or a part's dtype or shape is wrong, each part is
-    compared on its own so that the message names the part.
-    """
-    __tracebackhide__ = True
-    hosted = [_host(actual) for _, actual, _, _ in parts]
-    consistent = all(
-        array.shape == np.shape(expected) and (dtype is None or name is None or name == dtype)
-        for (array, name), (_, _, expected, _) in zip(hosted, parts, strict=True)
-    )
-    if consistent:
-
-        def flat(arrays: Sequence[Any]) -> Array:
-            return (
-                np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in arrays]) if arrays else np.zeros(0)
-            )
-
-        bounds = [np.broadcast_to(np.asarray(b, dtype=np.float64), np.shape(e)) for _, _, e, b in parts]
-        try:
-            ftol.assert_close(
-                flat([a for a, _ in hosted]), flat([e for _, _, e, _ in parts]), bound=flat(bounds), op=op
-            )
-            return
-        except BoundExceeded:
-            pass  # the part-by-part comparison below raises with the failing part's name
-    for name, actual, expected, bound in parts:
-        ftol.assert_close(actual, expected, bound=bound, op=f"{op} {name}", dtype=dtype)
 
 
 # --- SGD ------------------------------------------------------------------------------
@@ -201,15 +140,17 @@ class NetStepBounds:
     new_params: dict[str, Array]
 
 
-def _sigmoid_relative(dtype: str) -> float:
+def _sigmoid_relative_coefficient(dtype: str) -> float:
     # sigmoid_bound at 0 is (relative coefficient) × σ(0) + floors: the coefficient, rounded up.
-    return float(ftol.sigmoid_bound(np.zeros(1), dtype=dtype)[0] / 0.5)
+    return float(op_bounds.sigmoid_bound(np.zeros(1), dtype=dtype)[0] / 0.5)
 
 
 def _sigmoid_forward(x: Array, y: Array, delta_x: Array, dtype: str) -> tuple[Array, Array]:
     """(propagated part, total) of Δσ(x): slope × Δx, plus the target's own rounding of σ(x̂)."""
     propagated = sigmoid_slope_max(x, delta_x) * delta_x
-    return propagated, propagated * (1.0 + _sigmoid_relative(dtype)) + ftol.sigmoid_bound(x, dtype=dtype)
+    return propagated, propagated * (1.0 + _sigmoid_relative_coefficient(dtype)) + op_bounds.sigmoid_bound(
+        x, dtype=dtype
+    )
 
 
 def _sigmoid_backward(x: Array, y: Array, g: Array, delta_g: Array, propagated_y: Array, dtype: str) -> Array:
@@ -220,7 +161,7 @@ def _sigmoid_backward(x: Array, y: Array, g: Array, delta_g: Array, propagated_y
     """
     slope = y * (1.0 - y)
     slope_change = propagated_y * np.abs(1.0 - 2.0 * y) + propagated_y**2
-    local = ftol.sigmoid_vjp_bound(x, np.abs(g) + delta_g, dtype=dtype)[0]
+    local = op_bounds.sigmoid_vjp_bound(x, np.abs(g) + delta_g, dtype=dtype)[0]
     return delta_g * (slope + slope_change) + np.abs(g) * slope_change + local
 
 
@@ -252,7 +193,7 @@ def fizzbuzz_step_bounds(
     bwd = ref_net.backward(params, fwd, g_scores)
 
     # forward: hidden_pre = x W1ᵀ + b1 (x is exact), hidden = σ(hidden_pre)
-    d_hidden_pre = np.abs(x) @ d_w1.T + d_b1 + ftol.linear_bound(x, mag_w1, mag_b1, dtype=dtype)
+    d_hidden_pre = np.abs(x) @ d_w1.T + d_b1 + op_bounds.linear_bound(x, mag_w1, mag_b1, dtype=dtype)
     prop_hidden, d_hidden = _sigmoid_forward(fwd.hidden_pre, fwd.hidden, d_hidden_pre, dtype)
     mag_hidden = np.abs(fwd.hidden) + d_hidden
     # logits = hidden W2ᵀ + b2
@@ -260,7 +201,7 @@ def fizzbuzz_step_bounds(
         d_hidden @ mag_w2.T
         + np.abs(fwd.hidden) @ d_w2.T
         + d_b2
-        + ftol.linear_bound(mag_hidden, mag_w2, mag_b2, dtype=dtype)
+        + op_bounds.linear_bound(mag_hidden, mag_w2, mag_b2, dtype=dtype)
     )
     rows, classes = fwd.logits.shape
     if loss_name == "mse":
@@ -270,10 +211,10 @@ def fizzbuzz_step_bounds(
         scale = 1.0 / (rows * classes) if reduction == "mean" else 1.0
         # (ŷ − t)² − (y − t)² = 2(y − t)δ + δ²
         d_loss = scale * float(np.sum(2.0 * gap * d_scores + d_scores**2))
-        d_loss += float(ftol.mse_bound(gap + d_scores, np.zeros_like(gap), reduction, dtype=dtype))
+        d_loss += float(op_bounds.mse_bound(gap + d_scores, np.zeros_like(gap), reduction, dtype=dtype))
         d_g_scores = (
             2.0 * scale * d_scores
-            + ftol.mse_vjp_bound(gap + d_scores, np.zeros_like(gap), np.ones(()), reduction, dtype=dtype)[0]
+            + op_bounds.mse_vjp_bound(gap + d_scores, np.zeros_like(gap), np.ones(()), reduction, dtype=dtype)[0]
         )
         d_g_logits = _sigmoid_backward(fwd.logits, fwd.scores, g_scores, d_g_scores, prop_scores, dtype)
     else:
@@ -283,26 +224,26 @@ def fizzbuzz_step_bounds(
         worst = np.max(d_logits, axis=1)
         picked = d_logits[np.arange(rows), target]
         d_loss = scale * float(np.sum(worst + picked)) + float(
-            ftol.cross_entropy_bound(fwd.logits, target, reduction, dtype=dtype)
+            op_bounds.cross_entropy_bound(fwd.logits, target, reduction, dtype=dtype)
         )
         # softmax(z + δ)_i / softmax(z)_i ∈ [e^(−2 max|δ|), e^(2 max|δ|)]
         softmax = ops.softmax(fwd.logits, dim=-1)
         d_g_logits = scale * softmax * np.expm1(2.0 * worst)[:, None]
         d_g_logits = (
-            d_g_logits + ftol.cross_entropy_vjp_bound(fwd.logits, target, np.ones(()), reduction, dtype=dtype)[0]
+            d_g_logits + op_bounds.cross_entropy_vjp_bound(fwd.logits, target, np.ones(()), reduction, dtype=dtype)[0]
         )
 
     # backward through the output layer: g_hidden = g W2, gW2 = gᵀ hidden, gb2 = Σ g
     g_logits = bwd.g_logits
     mag_g_logits = np.abs(g_logits) + d_g_logits
-    local_hidden, local_w2, local_b2 = ftol.linear_vjp_bound(mag_hidden, mag_w2, mag_b2, mag_g_logits, dtype=dtype)
+    local_hidden, local_w2, local_b2 = op_bounds.linear_vjp_bound(mag_hidden, mag_w2, mag_b2, mag_g_logits, dtype=dtype)
     d_g_hidden = d_g_logits @ mag_w2 + np.abs(g_logits) @ d_w2 + local_hidden
     d_grad_w2 = d_g_logits.T @ mag_hidden + np.abs(g_logits).T @ d_hidden + local_w2
     d_grad_b2 = np.sum(d_g_logits, axis=0) + local_b2
     # hidden sigmoid, then the first layer's weight and bias gradients (x is exact)
     d_g_hidden_pre = _sigmoid_backward(fwd.hidden_pre, fwd.hidden, bwd.g_hidden, d_g_hidden, prop_hidden, dtype)
     mag_g_hidden_pre = np.abs(bwd.g_hidden_pre) + d_g_hidden_pre
-    _, local_w1, local_b1 = ftol.linear_vjp_bound(x, mag_w1, mag_b1, mag_g_hidden_pre, dtype=dtype)
+    _, local_w1, local_b1 = op_bounds.linear_vjp_bound(x, mag_w1, mag_b1, mag_g_hidden_pre, dtype=dtype)
     d_grad_w1 = d_g_hidden_pre.T @ np.abs(x) + local_w1
     d_grad_b1 = np.sum(d_g_hidden_pre, axis=0) + local_b1
     d_grads = {"hidden.weight": d_grad_w1, "hidden.bias": d_grad_b1, "out.weight": d_grad_w2, "out.bias": d_grad_b2}
