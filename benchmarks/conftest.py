@@ -1,8 +1,10 @@
 """pytest-benchmark glue: the sweep mode, thread count, machine metadata and peaks, and the
-fizzcheck fields every benchmark carries in the JSON (``docs/results-schema.md``)."""
+fizzcheck fields every benchmark carries in the JSON (:mod:`fizzcheck.results.schema`,
+``docs/results-schema.md``)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -12,7 +14,9 @@ from fizzcheck.bench.peaks import measure_peaks
 from fizzcheck.bench.registry import iter_params, use_target
 from fizzcheck.bench.runner import derived_metrics
 from fizzcheck.plugin.hooks import selected_target
-from fizzcheck.results.machine import SCHEMA_VERSION, machine_block, new_run_id
+from fizzcheck.results.machine import collect_machine, new_run_id
+from fizzcheck.results.schema import SCHEMA_KEY, BenchmarkRun, DevicePeaks
+from fizzcheck.suite import add_suite_filterwarnings
 from fizzcheck.targets.tensors import available_devices
 
 _PEAKS = pytest.StashKey[dict[str, Any]]()
@@ -32,6 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    add_suite_filterwarnings(config)  # installed, the suite has no pyproject.toml
     threads = config.getoption("--bench-threads")
     if threads is not None:
         if threads < 1:
@@ -64,13 +69,14 @@ def peaks(pytestconfig: pytest.Config) -> dict[str, Any]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
-    machine_info["fizzcheck"] = {
-        "fizzcheck_schema": SCHEMA_VERSION,
-        "run_id": new_run_id(),
-        "mode": config.getoption("--bench-mode"),
-        **machine_block(),
-        "peaks": config.stash.get(_PEAKS, None),
-    }
+    peaks = config.stash.get(_PEAKS, None)
+    run = BenchmarkRun(
+        **vars(collect_machine()),
+        run_id=new_run_id(),
+        mode=config.getoption("--bench-mode"),
+        peaks=None if peaks is None else {device: DevicePeaks(**values) for device, values in peaks.items()},
+    )
+    machine_info["fizzcheck"] = dataclasses.asdict(run)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -78,5 +84,5 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
     peaks = config.stash.get(_PEAKS, None)
     for bench in output_json.get("benchmarks", []):
         extra = bench.get("extra_info", {})
-        if extra.get("fizzcheck_schema") and bench.get("stats"):
+        if extra.get(SCHEMA_KEY) and bench.get("stats"):
             extra.update(derived_metrics(extra, bench["stats"], peaks))

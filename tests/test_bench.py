@@ -23,9 +23,10 @@ from fizzcheck.bench.registry import (
     iter_params,
     registered_cases,
 )
-from fizzcheck.bench.runner import NOISE_LIMIT, derived_metrics, make_inputs, prepare
+from fizzcheck.bench.runner import derived_metrics, make_inputs, prepare
 from fizzcheck.cli import bench as bench_cli
 from fizzcheck.errors import BoundExceeded, InvalidArgument
+from fizzcheck.results.schema import NOISY_IQR_OVER_MEDIAN
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CASES = {
@@ -117,7 +118,7 @@ def test_noise_flag_needs_both_spread_and_a_measurable_median():
     assert steady["pct_peak_flops"] == pytest.approx(2.0)
     assert steady["pct_peak_bandwidth"] == pytest.approx(0.01)
     assert not steady["noisy"]
-    assert derived_metrics(extra, {"median": 1e-3, "iqr": 2 * NOISE_LIMIT * 1e-3}, peaks)["noisy"]
+    assert derived_metrics(extra, {"median": 1e-3, "iqr": 2 * NOISY_IQR_OVER_MEDIAN * 1e-3}, peaks)["noisy"]
     assert not derived_metrics(extra, {"median": 1e-6, "iqr": 1e-6}, peaks)["noisy"], (
         "below 50 µs timer noise dominates"
     )

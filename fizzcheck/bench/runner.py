@@ -7,23 +7,19 @@ output with the numpy reference within the tolerance bounds; a wrong computation
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from typing import Any
 
 import numpy as np
 
-import fizzcheck.bounds.ops as ftol
 from fizzcheck.bench.registry import CaseParams, Prepared, active_target, get_case
+from fizzcheck.check import assert_close
 from fizzcheck.dtypes import round_to
-from fizzcheck.results.machine import SCHEMA_VERSION
+from fizzcheck.results.schema import BenchmarkCase, BenchmarkMetrics, is_noisy
 
-__all__ = ["NOISE_LIMIT", "NOISE_MIN_MEDIAN_S", "derived_metrics", "extra_info", "make_inputs", "prepare"]
-
-NOISE_LIMIT = 0.05
-"""A case whose IQR / median exceeds this is flagged ``noisy`` …"""
-NOISE_MIN_MEDIAN_S = 50e-6
-"""… if its median is at least 50 µs (below that, timer resolution dominates the spread)."""
+__all__ = ["derived_metrics", "extra_info", "make_inputs", "prepare"]
 
 _ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2}
 
@@ -59,33 +55,35 @@ def prepare(params: CaseParams) -> tuple[Prepared, dict[str, float]]:
     got = prepared.outputs(prepared.run())
     expected, bounds = _expected(params.case, params.size, params.dtype)
     for name, want in expected.items():
-        result = ftol.assert_close(got[name], want, bound=bounds[name], op=f"{params.id} {name}", dtype=params.dtype)
+        result = assert_close(got[name], want, bound=bounds[name], op=f"{params.id} {name}", dtype=params.dtype)
         ratios[name] = result.ratio
     return prepared, ratios
 
 
 def extra_info(params: CaseParams, prepared: Prepared, ratios: dict[str, float], threads: int) -> dict[str, Any]:
+    """The benchmark's ``extra_info`` before timing (:class:`~fizzcheck.results.schema.BenchmarkCase`)."""
     case = get_case(params.case)
     size = case.size(params.size).params
-    return {
-        "fizzcheck_schema": SCHEMA_VERSION,
-        "case": params.case,
-        "implementation": params.implementation,
-        "device": params.device,
-        "dtype": params.dtype,
-        "size": params.size,
-        "size_params": dict(size),
-        "flops": int(case.flops(size)),
-        "bytes": int(case.bytes_moved(size, _ITEMSIZE[params.dtype])),
-        "threads": threads,
-        "compile_s": prepared.compile_s,
-        "max_error_ratio": max(ratios.values()) if ratios else None,
-        "target": active_target().spec if case.implementation(params.implementation).needs_target else None,
-    }
+    info = BenchmarkCase(
+        case=params.case,
+        implementation=params.implementation,
+        device=params.device,
+        dtype=params.dtype,
+        size=params.size,
+        size_params=dict(size),
+        flops=int(case.flops(size)),
+        bytes=int(case.bytes_moved(size, _ITEMSIZE[params.dtype])),
+        threads=threads,
+        compile_s=prepared.compile_s,
+        max_error_ratio=max(ratios.values()) if ratios else None,
+        target=active_target().spec if case.implementation(params.implementation).needs_target else None,
+    )
+    return dataclasses.asdict(info)
 
 
 def derived_metrics(extra: dict[str, Any], stats: dict[str, Any], peaks: dict[str, Any] | None) -> dict[str, Any]:
-    """Achieved GFLOP/s and GB/s from the median, % of the measured peaks, and the noise flag."""
+    """Achieved GFLOP/s and GB/s from the median, % of the measured peaks, and the noise flag
+    (:class:`~fizzcheck.results.schema.BenchmarkMetrics`, added to ``extra_info`` after timing)."""
     median = float(stats["median"])
     iqr = float(stats["iqr"])
     gflops = extra["flops"] / median / 1e9 if median > 0 else None
@@ -94,12 +92,13 @@ def derived_metrics(extra: dict[str, Any], stats: dict[str, Any], peaks: dict[st
     peak_flops = device_peaks.get("matmul_gflops", {}).get(extra["dtype"])
     peak_bw = device_peaks.get("copy_gbps")
     spread = iqr / median if median > 0 else None
-    return {
-        "median_s": median,
-        "gflops": gflops,
-        "gbps": gbps,
-        "pct_peak_flops": 100.0 * gflops / peak_flops if gflops is not None and peak_flops else None,
-        "pct_peak_bandwidth": 100.0 * gbps / peak_bw if gbps is not None and peak_bw else None,
-        "iqr_over_median": spread,
-        "noisy": bool(spread is not None and spread > NOISE_LIMIT and median >= NOISE_MIN_MEDIAN_S),
-    }
+    metrics = BenchmarkMetrics(
+        median_s=median,
+        gflops=gflops,
+        gbps=gbps,
+        pct_peak_flops=100.0 * gflops / peak_flops if gflops is not None and peak_flops else None,
+        pct_peak_bandwidth=100.0 * gbps / peak_bw if gbps is not None and peak_bw else None,
+        iqr_over_median=spread,
+        noisy=bool(spread is not None and is_noisy(spread, median)),
+    )
+    return dataclasses.asdict(metrics)

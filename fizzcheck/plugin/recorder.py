@@ -1,5 +1,6 @@
 """Recording property outcomes: per test the outcome, examples run, largest error / bound
-ratio and, for failures, the reproducer; written as JSON (``docs/results-schema.md``).
+ratio and, for failures, the reproducer; written as a :class:`~fizzcheck.results.schema.PropertyResults`
+document (``docs/results-schema.md``).
 
 Everything a row needs travels in ``report.user_properties``, so the rows are collected in
 ``pytest_runtest_logreport``, which also runs on the pytest-xdist controller: a parallel
@@ -8,6 +9,7 @@ run writes one merged file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -19,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from fizzcheck.bounds import ops as tolerance
-from fizzcheck.results.machine import SCHEMA_VERSION, machine_block, new_run_id
+from fizzcheck.check import Comparison, observe
+from fizzcheck.results.machine import collect_machine, new_run_id
+from fizzcheck.results.schema import PropertyResults, PropertyRow
 
 __all__ = ["PropertyRecorder", "write_json_new"]
 
@@ -73,7 +76,7 @@ class PropertyRecorder:
         self.destination = destination
         self.profile = profile
         self.target = target  # Target.describe(): spec, overrides, torch version
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[PropertyRow] = []
         self.run_id = new_run_id()
         self.created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -87,7 +90,7 @@ class PropertyRecorder:
         worst_ok, worst_any, compared = [0.0], [0.0], [False]
         examples = [0]
 
-        def record(comparison: tolerance.Comparison) -> None:
+        def record(comparison: Comparison) -> None:
             compared[0] = True
             worst_any[0] = max(worst_any[0], comparison.ratio)
             if comparison.ok:
@@ -103,7 +106,7 @@ class PropertyRecorder:
 
             handle.inner_test = counted
         failed = False
-        with tolerance.observe(record):
+        with observe(record):
             try:
                 return (yield)
             except BaseException:
@@ -149,39 +152,37 @@ class PropertyRecorder:
             elif report.skipped and isinstance(report.longrepr, tuple):
                 skip_reason = str(report.longrepr[2]).removeprefix("Skipped: ")
             self.rows.append(
-                {
-                    "nodeid": report.nodeid,
-                    "property": props["fizzcheck_property"],
-                    "module": report.nodeid.split("::", 1)[0],
-                    "device": props.get("device"),
-                    "dtype": props.get("dtype"),
-                    "target": self.target["spec"],
-                    "outcome": outcome,
-                    "skip_reason": skip_reason,
-                    "examples": props.get("examples"),
-                    "max_error_ratio": _finite_or_none(props.get("max_error_ratio")),
-                    "duration_s": round(report.duration, 6),
-                    "message": props.get("message"),
-                    "reproducer": props.get("reproducer"),
-                }
+                PropertyRow(
+                    nodeid=report.nodeid,
+                    property=props["fizzcheck_property"],
+                    module=report.nodeid.split("::", 1)[0],
+                    device=props.get("device"),
+                    dtype=props.get("dtype"),
+                    target=self.target["spec"],
+                    outcome=outcome,
+                    skip_reason=skip_reason,
+                    examples=props.get("examples"),
+                    max_error_ratio=_finite_or_none(props.get("max_error_ratio")),
+                    duration_s=round(report.duration, 6),
+                    message=props.get("message"),
+                    reproducer=props.get("reproducer"),
+                )
             )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.destination is None or hasattr(self.config, "workerinput"):
             return
         path = Path(str(self.destination).format(run_id=self.run_id))
-        payload = {
-            "fizzcheck_schema": SCHEMA_VERSION,
-            "kind": "properties",
-            "run_id": self.run_id,
-            "created": self.created,
-            "profile": self.profile,
-            "target": self.target,
-            "machine": machine_block(),
-            "properties": sorted(self.rows, key=lambda row: row["nodeid"]),
-        }
+        document = PropertyResults(
+            run_id=self.run_id,
+            created=self.created,
+            profile=self.profile,
+            target=self.target,
+            machine=collect_machine(),
+            properties=sorted(self.rows, key=lambda row: row.nodeid),
+        )
         try:
-            written = write_json_new(path, payload)
+            written = write_json_new(path, dataclasses.asdict(document))
         except FileExistsError:
             raise pytest.UsageError(
                 f"--fizzcheck-results={path}: file exists; fizzcheck never overwrites results"
@@ -189,17 +190,17 @@ class PropertyRecorder:
         self.written = written
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        compared = [r for r in self.rows if r["max_error_ratio"] is not None and r["outcome"] in ("passed", "failed")]
+        compared = [r for r in self.rows if r.max_error_ratio is not None and r.outcome in ("passed", "failed")]
         if compared:
             terminalreporter.section("fizzcheck verification summary")
             terminalreporter.write_line(f"{'property':<72} {'outcome':<8} {'examples':>8} {'max error/bound':>15}")
             for row in compared:
-                examples = "" if row["examples"] is None else str(row["examples"])
+                examples = "" if row.examples is None else str(row.examples)
                 terminalreporter.write_line(
-                    f"{row['nodeid'][-72:]:<72} {row['outcome']:<8} {examples:>8} {row['max_error_ratio']:>15.3g}"
+                    f"{row.nodeid[-72:]:<72} {row.outcome:<8} {examples:>8} {row.max_error_ratio:>15.3g}"
                 )
-            failed = sum(1 for r in compared if r["outcome"] == "failed")
-            passes = [r["max_error_ratio"] for r in compared if r["outcome"] == "passed"]
+            failed = sum(1 for r in compared if r.outcome == "failed")
+            passes = [r.max_error_ratio for r in compared if r.outcome == "passed" and r.max_error_ratio is not None]
             closest = f"{max(passes):.3g}" if passes else "n/a"
             terminalreporter.write_line(
                 f"verdict: {'FAIL' if failed else 'PASS'} — {len(compared) - failed} of {len(compared)} compared "

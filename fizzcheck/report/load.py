@@ -1,6 +1,6 @@
 """Result files → tidy pandas DataFrames.
 
-Every file is read and validated (:mod:`fizzcheck.results.schema`) before any table is built,
+Every file is read and validated (:mod:`fizzcheck.results.validate`) before any table is built,
 so one bad file stops a report with a one-line :class:`ResultFileError` and nothing is
 written.
 
@@ -28,21 +28,21 @@ import numpy as np
 import pandas as pd
 
 from fizzcheck.results.schema import (
-    BENCHMARK_FIELDS,
-    OUTCOMES,
-    PROPERTY_FIELDS,
-    SCHEMA_VERSION,
-    FileContents,
-    ResultFileError,
-    parse_result_document,
-    read_result_file,
+    BenchmarkCase,
+    BenchmarkMetrics,
+    BenchmarkStats,
+    DevicePeaks,
+    Machine,
+    PropertyRow,
+    column_names,
+    is_noisy,
+    record_fields,
 )
+from fizzcheck.results.validate import FileContents, ResultFileError, parse_result_document, read_result_file
 
 __all__ = [
     "MACHINE_COLUMNS",
-    "OUTCOMES",
     "PEAK_COLUMNS",
-    "SCHEMA_VERSION",
     "SPEED_COLUMNS",
     "VERIFICATION_COLUMNS",
     "ResultFileError",
@@ -53,25 +53,32 @@ __all__ = [
     "samples_array",
 ]
 
-NOISY_IQR_OVER_MEDIAN = 0.05
-NOISY_MIN_MEDIAN_S = 50e-6
-
 _RUN_COLUMNS = ("run_id", "machine_id", "created", "file")
-VERIFICATION_COLUMNS = (*(column for column, *_ in PROPERTY_FIELDS), *_RUN_COLUMNS)
-SPEED_COLUMNS = (
-    *(column for column, *_ in BENCHMARK_FIELDS if column != "samples"),
-    "gflops", "gbps", "iqr_over_median", "benchmark", *_RUN_COLUMNS, "samples",
-)  # fmt: skip
-MACHINE_COLUMNS = (
-    "machine_id", "run_id", "kind", "hostname", "cpu_model", "cores_physical", "cores_logical", "python", "numpy",
-    "torch_version", "torch_cuda", "torch_cudnn", "torch_blas", "torch_mkl", "torch_openmp", "torch_threads",
-    "gpu_name", "gpu_memory_bytes", "gpu_capability", "created", "file",
-)  # fmt: skip
-PEAK_COLUMNS = ("machine_id", "run_id", "device", "dtype", "matmul_gflops", "copy_gbps")
+_RECOMPUTED = ("gflops", "gbps", "iqr_over_median")
+"""Speed columns the loader derives from ``stats`` (as :func:`fizzcheck.bench.runner.derived_metrics` does)."""
+_BENCHMARK_RECORDS = (BenchmarkCase, BenchmarkMetrics, BenchmarkStats)
 
-_PROPERTY_NUMBERS = ("examples", "max_error_ratio", "duration_s")
-_SPEED_NUMBERS = ("median_s", "iqr_s", "mean_s", "min_s", "rounds", "flops", "bytes", "pct_peak_flops",
-                  "pct_peak_bandwidth", "threads", "compile_s")  # fmt: skip
+VERIFICATION_COLUMNS = (*column_names(PropertyRow), *_RUN_COLUMNS)
+SPEED_COLUMNS = (
+    *(column for record in _BENCHMARK_RECORDS for column in column_names(record) if column != "samples"),
+    *_RECOMPUTED, "benchmark", *_RUN_COLUMNS, "samples",
+)  # fmt: skip
+MACHINE_COLUMNS = ("machine_id", "run_id", "kind", *column_names(Machine)[1:], "created", "file")
+PEAK_COLUMNS = ("machine_id", "run_id", "device", "dtype", *column_names(DevicePeaks))
+
+
+def _number_columns(*records: type) -> tuple[str, ...]:
+    """The loaded columns whose values are JSON numbers: read as float64."""
+    return tuple(
+        spec.column
+        for record in records
+        for spec in record_fields(record)
+        if spec.column is not None and spec.types and spec.types <= {int, float}
+    )
+
+
+_PROPERTY_NUMBERS = _number_columns(PropertyRow)
+_SPEED_NUMBERS = _number_columns(*_BENCHMARK_RECORDS)
 
 
 @dataclass(frozen=True)
@@ -162,14 +169,14 @@ def _frame(table: dict[str, list[Any]], columns: Sequence[str], numbers: Sequenc
 
 
 def _speed_table(contents: Sequence[FileContents]) -> pd.DataFrame:
-    table = _concat(contents, [c for c in SPEED_COLUMNS if c not in ("gflops", "gbps", "iqr_over_median")])
+    table = _concat(contents, [c for c in SPEED_COLUMNS if c not in _RECOMPUTED])
     samples = table.pop("samples")
     speed = _frame(table, list(table), _SPEED_NUMBERS)
     median = speed["median_s"].where(speed["median_s"] > 0)
     speed["gflops"] = speed["flops"] / median / 1e9
     speed["gbps"] = speed["bytes"] / median / 1e9
     speed["iqr_over_median"] = speed["iqr_s"] / median
-    computed_noisy = (speed["iqr_over_median"] > NOISY_IQR_OVER_MEDIAN) & (speed["median_s"] >= NOISY_MIN_MEDIAN_S)
+    computed_noisy = is_noisy(speed["iqr_over_median"], speed["median_s"])
     recorded = pd.Series(table["noisy"], index=speed.index, dtype="object")
     speed["noisy"] = recorded.where(recorded.notna(), computed_noisy).astype(bool)
     speed["samples"] = pd.Series(samples, index=speed.index, dtype="object")
@@ -213,7 +220,7 @@ def _results(files: Sequence[Path], contents: Sequence[FileContents]) -> Results
         {"machine_id": c.machine["machine_id"], "run_id": c.run_id, **peak} for c in benchmarks for peak in c.peaks
     ]
     peaks = pd.DataFrame(peak_rows, columns=list(PEAK_COLUMNS))
-    for column in ("matmul_gflops", "copy_gbps"):
+    for column in column_names(DevicePeaks):
         peaks[column] = pd.to_numeric(peaks[column]).astype("float64")
     results = Results(
         files=tuple(files),

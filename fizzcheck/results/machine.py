@@ -1,10 +1,12 @@
-"""Who ran this: the machine block shared by property and benchmark result files.
+"""Who ran this: the machine block (:class:`~fizzcheck.results.schema.Machine`) shared by property
+and benchmark result files, and the run id both carry.
 
-See ``docs/results-schema.md``. torch is imported only inside :func:`machine_block`.
+torch and numpy are imported only inside the functions that collect the machine's details.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import platform
@@ -14,10 +16,9 @@ from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "cpu_model", "machine_block", "new_run_id", "torch_build"]
+from fizzcheck.results.schema import Gpu, Machine, TorchBuild
 
-SCHEMA_VERSION = 1
-"""Version of the result-file schema this fizzcheck writes (and the newest it reads)."""
+__all__ = ["collect_machine", "cpu_model", "machine_block", "new_run_id", "torch_build"]
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -57,55 +58,61 @@ def _physical_cores() -> int | None:
         return None
 
 
-def torch_build() -> dict[str, Any]:
+def torch_build() -> TorchBuild:
     """CUDA/cuDNN versions and the BLAS torch was built with."""
     import torch
 
     config = torch.__config__.show()
     blas = next((name for name in ("MKL", "OpenBLAS", "BLIS", "Accelerate") if name.lower() in config.lower()), None)
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    return {
-        "cuda": torch.version.cuda,
-        "cudnn": cudnn,
-        "blas": blas,
-        "mkl": bool(torch.backends.mkl.is_available()),
-        "openmp": bool(torch.backends.openmp.is_available()),
-    }
+    return TorchBuild(
+        cuda=torch.version.cuda,
+        cudnn=cudnn,
+        blas=blas,
+        mkl=bool(torch.backends.mkl.is_available()),
+        openmp=bool(torch.backends.openmp.is_available()),
+    )
 
 
-def _gpu() -> dict[str, Any] | None:
+def _gpu() -> Gpu | None:
     import torch
 
     if not torch.cuda.is_available():
         return None
     props = torch.cuda.get_device_properties(0)
-    return {"name": props.name, "memory_bytes": int(props.total_memory), "capability": f"{props.major}.{props.minor}"}
+    return Gpu(name=props.name, memory_bytes=int(props.total_memory), capability=f"{props.major}.{props.minor}")
 
 
 @cache
-def _static_block() -> dict[str, Any]:
+def _static_machine() -> Machine:
     import numpy
     import torch
 
     gpu = _gpu()
     cpu = cpu_model()
-    identity = "|".join([platform.node(), cpu, str(os.cpu_count()), gpu["name"] if gpu else ""])
-    return {
-        "machine_id": hashlib.sha256(identity.encode()).hexdigest()[:16],
-        "hostname": socket.gethostname(),
-        "cpu_model": cpu,
-        "cores_physical": _physical_cores(),
-        "cores_logical": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "torch_version": torch.__version__,
-        "torch_build": torch_build(),
-        "gpu": gpu,
-    }
+    identity = "|".join([platform.node(), cpu, str(os.cpu_count()), (gpu.name or "") if gpu else ""])
+    return Machine(
+        machine_id=hashlib.sha256(identity.encode()).hexdigest()[:16],
+        hostname=socket.gethostname(),
+        cpu_model=cpu,
+        cores_physical=_physical_cores(),
+        cores_logical=os.cpu_count(),
+        python=platform.python_version(),
+        numpy=numpy.__version__,
+        torch_version=torch.__version__,
+        torch_build=torch_build(),
+        torch_threads=None,
+        gpu=gpu,
+    )
+
+
+def collect_machine() -> Machine:
+    """This machine, as result files record it (the thread count is read now: it is settable)."""
+    import torch
+
+    return dataclasses.replace(_static_machine(), torch_threads=torch.get_num_threads())
 
 
 def machine_block() -> dict[str, Any]:
-    """The machine block of ``docs/results-schema.md`` (thread count read now, it is settable)."""
-    import torch
-
-    return {**_static_block(), "torch_threads": torch.get_num_threads()}
+    """:func:`collect_machine` as the JSON object result files hold."""
+    return dataclasses.asdict(collect_machine())

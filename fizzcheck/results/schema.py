@@ -1,391 +1,473 @@
-"""Read one result file (docs/results-schema.md), validate it, and extract its rows as columns.
+"""The results schema, defined once: every field of fizzcheck's result files, with its JSON type,
+whether it may be null and what it means, next to its definition.
 
-Standard library only. Validation is by column: a whole column's value types are checked at once and only a
-failing column is walked again to name the first bad entry, so a file with thousands of
-benchmarks costs little more than parsing its JSON.
+fizzcheck writes two kinds of result file:
 
-Every problem is a :class:`ResultFileError` with a one-line message ``"PATH: what is wrong"``.
+* a property-results file, :class:`PropertyResults`, with one :class:`PropertyRow` per test;
+* pytest-benchmark's own JSON, which fizzcheck extends: ``machine_info.fizzcheck`` is a
+  :class:`BenchmarkRun`, and each benchmark's ``extra_info`` holds a :class:`BenchmarkCase`
+  (set before timing) and its :class:`BenchmarkMetrics` (derived after timing). The report also
+  reads a few of pytest-benchmark's own :class:`BenchmarkStats`.
+
+Both describe the machine that ran them with a :class:`Machine` block.
+
+Writers build their documents by constructing these dataclasses and writing
+:func:`dataclasses.asdict`; the validator (:mod:`fizzcheck.results.validate`), the report's
+loader (:mod:`fizzcheck.report.load`) and ``docs/results-schema.md``
+(:mod:`fizzcheck.results.markdown`) read the same definitions through :func:`record_fields`.
+
+How a field's definition reads:
+
+* its annotation is the JSON type a reader accepts (``float`` is any JSON number, a dataclass
+  is an object holding that record, ``Literal`` lists the allowed values);
+* a field whose annotation admits ``None`` may be null or absent; every other field is required;
+* its metadata holds its meaning (``doc``) and the report column it becomes (``column``; None
+  when the report does not load it).
+
+Standard library only: no torch, nothing of the plugin, the CLI or the report.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import math
-from collections.abc import Mapping, Sequence
+import dataclasses
+import functools
+import types
+import typing
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-from fizzcheck.errors import FizzcheckError
+from typing import Any, Literal
 
 __all__ = [
-    "BENCHMARK_FIELDS",
+    "NOISY_IQR_OVER_MEDIAN",
+    "NOISY_MIN_MEDIAN_S",
     "OUTCOMES",
-    "PROPERTY_FIELDS",
+    "SCHEMA_KEY",
     "SCHEMA_VERSION",
-    "FileContents",
-    "ResultFileError",
-    "parse_result_document",
-    "read_result_file",
+    "BenchmarkCase",
+    "BenchmarkMetrics",
+    "BenchmarkResults",
+    "BenchmarkRun",
+    "BenchmarkStats",
+    "DevicePeaks",
+    "FieldSpec",
+    "Gpu",
+    "Machine",
+    "Outcome",
+    "PropertyResults",
+    "PropertyRow",
+    "TargetInfo",
+    "TorchBuild",
+    "column_names",
+    "is_noisy",
+    "record_fields",
 ]
 
 SCHEMA_VERSION = 1
-"""The newest ``fizzcheck_schema`` this fizzcheck reads."""
+"""Version of the result-file schema this fizzcheck writes, and the newest it reads."""
 
-OUTCOMES = ("passed", "failed", "skipped", "error")
+SCHEMA_KEY = "fizzcheck_schema"
+"""The key that marks a fizzcheck document (or benchmark) and holds its schema version."""
 
-_NONE = type(None)
-_STR = frozenset({str})
-_INT = frozenset({int})
-_NUMBER = frozenset({int, float})
-_BOOL = frozenset({bool})
-_DICT = frozenset({dict})
-_LIST = frozenset({list})
+Outcome = Literal["passed", "failed", "skipped", "error"]
+OUTCOMES: tuple[str, ...] = typing.get_args(Outcome)
+"""Every outcome a property row may record."""
 
-# (column, key in the entry, allowed types, required)
-PROPERTY_FIELDS: tuple[tuple[str, str, frozenset[type], bool], ...] = (
-    ("property", "property", _STR, True),
-    ("module", "module", _STR, False),
-    ("device", "device", _STR, False),
-    ("dtype", "dtype", _STR, False),
-    ("target", "target", _STR, False),
-    ("outcome", "outcome", _STR, True),
-    ("skip_reason", "skip_reason", _STR, False),
-    ("examples", "examples", _INT, False),
-    ("max_error_ratio", "max_error_ratio", _NUMBER, False),
-    ("duration_s", "duration_s", _NUMBER, False),
-    ("message", "message", _STR, False),
-    ("reproducer", "reproducer", _STR, False),
-    ("nodeid", "nodeid", _STR, True),
-)
-# (column, "extra_info" or "stats", key, allowed types, required)
-BENCHMARK_FIELDS: tuple[tuple[str, str, str, frozenset[type], bool], ...] = (
-    ("case", "extra_info", "case", _STR, True),
-    ("implementation", "extra_info", "implementation", _STR, True),
-    ("device", "extra_info", "device", _STR, True),
-    ("dtype", "extra_info", "dtype", _STR, True),
-    ("size", "extra_info", "size", frozenset({str, int}), True),
-    ("size_params", "extra_info", "size_params", _DICT, False),
-    ("flops", "extra_info", "flops", _NUMBER, False),
-    ("bytes", "extra_info", "bytes", _NUMBER, False),
-    ("pct_peak_flops", "extra_info", "pct_peak_flops", _NUMBER, False),
-    ("pct_peak_bandwidth", "extra_info", "pct_peak_bandwidth", _NUMBER, False),
-    ("noisy", "extra_info", "noisy", _BOOL, False),
-    ("threads", "extra_info", "threads", _INT, False),
-    ("compile_s", "extra_info", "compile_s", _NUMBER, False),
-    ("median_s", "stats", "median", _NUMBER, True),
-    ("iqr_s", "stats", "iqr", _NUMBER, False),
-    ("mean_s", "stats", "mean", _NUMBER, False),
-    ("min_s", "stats", "min", _NUMBER, False),
-    ("rounds", "stats", "rounds", _INT, False),
-    ("samples", "stats", "data", _LIST, False),
-)
-_MAY_BE_NAN = frozenset({"max_error_ratio"})  # a property comparing NaN inputs may record NaN
-_TYPE_NAMES = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "true/false",
-    dict: "an object",
-    list: "a list",
+NOISY_IQR_OVER_MEDIAN = 0.05
+"""A benchmark whose IQR / median exceeds this is flagged ``noisy`` …"""
+NOISY_MIN_MEDIAN_S = 50e-6
+"""… if its median is at least 50 µs (below that, timer resolution dominates the spread)."""
+
+
+def is_noisy(iqr_over_median: Any, median_s: Any) -> Any:
+    """The ``noisy`` rule, for scalars (a bool) or pandas Series (a boolean Series)."""
+    return (iqr_over_median > NOISY_IQR_OVER_MEDIAN) & (median_s >= NOISY_MIN_MEDIAN_S)
+
+
+_SAME = "<same as the field>"
+
+
+def _meta(
+    doc: str,
+    *,
+    column: str | None = _SAME,
+    prefix: str | None = None,
+    keys: type | None = None,
+    text: bool = False,
+    may_be_nan: bool = False,
+    non_empty: bool = False,
+    items_hint: str | None = None,
+) -> dict[str, Any]:
+    """A schema field's metadata: its meaning and how the report reads it.
+
+    ``column``: the report column (default: the field's name; None: not loaded);
+    ``prefix``: a nested record's fields become columns ``prefix + name``;
+    ``keys``: a free-form object whose known keys are those of this record;
+    ``text``: loaded as text; ``may_be_nan``: NaN is a valid value;
+    ``non_empty``: an empty string is invalid; ``items_hint``: what a list's items must be, in words.
+    """
+    return {
+        "doc": doc,
+        "column": column,
+        "prefix": prefix,
+        "keys": keys,
+        "text": text,
+        "may_be_nan": may_be_nan,
+        "non_empty": non_empty,
+        "items_hint": items_hint,
+    }
+
+
+# --- the machine block ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TorchBuild:
+    """``torch_build``: how the installed torch was built."""
+
+    cuda: str | float | None = field(
+        metadata=_meta("CUDA version torch was built with (torch.version.cuda); null for CPU builds", text=True)
+    )
+    cudnn: str | int | None = field(
+        metadata=_meta("cuDNN version (torch.backends.cudnn.version()); null if unavailable", text=True)
+    )
+    blas: str | None = field(
+        metadata=_meta("the BLAS library in torch.__config__.show(): MKL, OpenBLAS, BLIS or Accelerate")
+    )
+    mkl: bool | None = field(metadata=_meta("torch.backends.mkl.is_available()"))
+    openmp: bool | None = field(metadata=_meta("torch.backends.openmp.is_available()"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gpu:
+    """``gpu``: the first CUDA device, as torch.cuda.get_device_properties(0) describes it."""
+
+    name: str | None = field(metadata=_meta('device name, e.g. "NVIDIA H200"'))
+    memory_bytes: int | None = field(metadata=_meta("total device memory in bytes"))
+    capability: str | float | None = field(metadata=_meta('compute capability "major.minor"', text=True))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Machine:
+    """The machine block: who ran this (``machine`` in property files, inlined into
+    ``machine_info.fizzcheck`` in benchmark files)."""
+
+    machine_id: str = field(
+        metadata=_meta("sha256 of node name, CPU model, core count and GPU name, first 16 hex digits", non_empty=True)
+    )
+    hostname: str | None = field(metadata=_meta("socket.gethostname()"))
+    cpu_model: str | None = field(
+        metadata=_meta('CPU model name from /proc/cpuinfo, else platform.processor(), e.g. "AMD EPYC 7B13"')
+    )
+    cores_physical: int | None = field(metadata=_meta("physical CPU cores; null where /proc/cpuinfo does not tell"))
+    cores_logical: int | None = field(metadata=_meta("os.cpu_count()"))
+    python: str | None = field(metadata=_meta('Python version, e.g. "3.11.7"'))
+    numpy: str | None = field(metadata=_meta("numpy version"))
+    torch_version: str | None = field(metadata=_meta('torch.__version__, e.g. "2.13.0+cpu"'))
+    torch_build: TorchBuild | None = field(metadata=_meta("how torch was built", prefix="torch_"))
+    torch_threads: int | None = field(metadata=_meta("torch.get_num_threads() when the file was written"))
+    gpu: Gpu | None = field(metadata=_meta("the first CUDA device; null without CUDA", prefix="gpu_"))
+
+
+# --- property results -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetInfo:
+    """``target``: the framework under test (Target.describe(); a target may add keys of its own)."""
+
+    name: str | None = field(metadata=_meta("the target's name"))
+    spec: str | None = field(
+        metadata=_meta("what --fizzcheck-target named: torch, seed-raw, compile:BACKEND or pkg.mod:Name")
+    )
+    description: str | None = field(metadata=_meta("one line saying what the target runs"))
+    overrides: list[str] | None = field(metadata=_meta("the torch APIs the target replaces; [] for torch eager"))
+    torch: str | None = field(metadata=_meta("torch.__version__ the target ran on"))
+    backend: str | None = field(metadata=_meta("the torch.compile backend (compile targets only)"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PropertyRow:
+    """One entry of ``properties``: one property test (pytest node) and its outcome."""
+
+    property: str = field(
+        metadata=_meta("the test function's name: the same name as the op's reference, bound and benchmark case")
+    )
+    module: str | None = field(metadata=_meta('the test file, e.g. "properties/test_ops.py"'))
+    device: str | None = field(metadata=_meta("the device parameter; null if the test is not device-parametrised"))
+    dtype: str | None = field(metadata=_meta("the dtype parameter; null if the test is not dtype-parametrised"))
+    target: str | None = field(metadata=_meta("the target's spec (see target.spec)"))
+    outcome: Outcome = field(metadata=_meta("what happened"))
+    skip_reason: str | None = field(
+        metadata=_meta('why it was skipped or is an expected failure, e.g. "CUDA not available (...)"')
+    )
+    examples: int | None = field(
+        metadata=_meta("Hypothesis test cases run; null for tests that are not Hypothesis tests")
+    )
+    max_error_ratio: float | None = field(
+        metadata=_meta(
+            "largest observed error / bound: among comparisons that held for a pass, among all for a failure; "
+            "null if the test compared nothing, or the ratio was infinite",
+            may_be_nan=True,
+        )
+    )
+    duration_s: float | None = field(metadata=_meta("the test call's duration, seconds"))
+    message: str | None = field(metadata=_meta("first line of the failure, if it failed"))
+    reproducer: str | None = field(
+        metadata=_meta("the reproducer note(s) Hypothesis or fizzcheck attached, if it failed")
+    )
+    nodeid: str = field(metadata=_meta('the pytest node id, e.g. "properties/test_ops.py::test_matmul[cpu-float32]"'))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PropertyResults:
+    """A property-results file, ``properties-<run_id>.json``."""
+
+    fizzcheck_schema: int = field(default=SCHEMA_VERSION, metadata=_meta("the schema version"))
+    kind: Literal["properties"] = field(default="properties", metadata=_meta("what the file holds"))
+    run_id: str = field(
+        metadata=_meta('UTC timestamp + 4 hex digits, e.g. "20261129T061502Z-5d1e": sorts by time, unique per run')
+    )
+    created: str | None = field(metadata=_meta('when the run started, UTC, e.g. "2026-11-29T06:15:02Z"'))
+    profile: str | None = field(metadata=_meta("the Hypothesis profile: dev, ci, ci-seeded or thorough"))
+    target: dict[str, Any] | None = field(
+        metadata=_meta("the framework under test (--fizzcheck-target)", keys=TargetInfo)
+    )
+    machine: Machine = field(metadata=_meta("the machine that ran the properties"))
+    properties: list[PropertyRow] = field(metadata=_meta("one row per property test, sorted by nodeid"))
+
+
+# --- benchmark results (pytest-benchmark JSON, extended) --------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DevicePeaks:
+    """``peaks.<device>``: the machine's peaks, measured in this run."""
+
+    matmul_gflops: dict[str, float] | None = field(
+        metadata=_meta("per dtype, the best matmul GFLOP/s over several square sizes", column="matmul_gflops")
+    )
+    matmul_side: dict[str, int] | None = field(
+        metadata=_meta("per dtype, the matrix side that reached it", column=None)
+    )
+    copy_gbps: float | None = field(metadata=_meta("device-to-device copy bandwidth, GB/s (bytes read + written)"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkResults:
+    """A benchmark-results file: pytest-benchmark's own JSON (``--benchmark-json``); the top-level
+    fields the report reads. Every other pytest-benchmark field is kept as it is."""
+
+    machine_info: dict[str, Any] = field(
+        metadata=_meta("pytest-benchmark's machine info; fizzcheck adds machine_info.fizzcheck")
+    )
+    datetime: str | None = field(metadata=_meta("when pytest-benchmark wrote the file"))
+    benchmarks: list[dict[str, Any]] = field(
+        metadata=_meta(
+            "one entry per benchmark; an entry whose extra_info lacks fizzcheck_schema is not a fizzcheck case"
+        )
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkRun(Machine):
+    """``machine_info.fizzcheck``: a machine block plus the run's fields."""
+
+    fizzcheck_schema: int = field(default=SCHEMA_VERSION, metadata=_meta("the schema version"))
+    run_id: str = field(metadata=_meta("UTC timestamp + 4 hex digits: sorts by time, unique per run"))
+    mode: str | None = field(metadata=_meta("the sweep: quick or full (--bench-mode)"))
+    peaks: dict[str, DevicePeaks] | None = field(metadata=_meta("the measured peaks per device (cpu, cuda)"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkCase:
+    """Each benchmark's ``extra_info``, as the benchmark test sets it before timing."""
+
+    fizzcheck_schema: int = field(
+        default=SCHEMA_VERSION,
+        metadata=_meta("the schema version; benchmarks without it are not fizzcheck cases", column=None),
+    )
+    case: str = field(metadata=_meta("registry name of the case: the same in the CLI and the report"))
+    implementation: str = field(metadata=_meta("numpy_reference, torch_raw, torch_nn, torch_compile or target"))
+    device: str = field(metadata=_meta("cpu or cuda"))
+    dtype: str = field(metadata=_meta("float64, float32, float16 or bfloat16"))
+    size: str | int = field(metadata=_meta("size label from the sweep", text=True))
+    size_params: dict[str, Any] | None = field(
+        metadata=_meta(
+            'the sizes the label stands for, e.g. {"batch": 64, "hidden": 100}; loaded as text "batch=64, hidden=100"',
+            text=True,
+        )
+    )
+    flops: float | None = field(metadata=_meta("floating-point operations per call"))
+    bytes: float | None = field(metadata=_meta("bytes per call: the minimum memory traffic"))
+    threads: int | None = field(metadata=_meta("torch.get_num_threads() during timing"))
+    compile_s: float | None = field(
+        metadata=_meta("torch.compile time, measured outside the timing; null if not compiled")
+    )
+    max_error_ratio: float | None = field(
+        metadata=_meta(
+            "largest error / bound of the outputs checked before timing; null for numpy_reference",
+            column=None,
+            may_be_nan=True,
+        )
+    )
+    target: str | None = field(
+        metadata=_meta("the --fizzcheck-target spec for implementation target, else null", column=None)
+    )
+    timer_median_s: float | None = field(
+        default=None,
+        metadata=_meta(
+            "median of torch.utils.benchmark.Timer.blocked_autorange, seconds (--bench-fidelity); else null",
+            column=None,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkMetrics:
+    """Each benchmark's ``extra_info`` also holds these, derived after timing."""
+
+    median_s: float | None = field(metadata=_meta("stats.median, seconds per call", column=None))
+    gflops: float | None = field(
+        metadata=_meta("achieved GFLOP/s, flops / median_s (the report recomputes it from stats)", column=None)
+    )
+    gbps: float | None = field(
+        metadata=_meta("achieved GB/s, bytes / median_s (the report recomputes it from stats)", column=None)
+    )
+    pct_peak_flops: float | None = field(
+        metadata=_meta("gflops as % of peaks[device].matmul_gflops[dtype]; null if unknown")
+    )
+    pct_peak_bandwidth: float | None = field(metadata=_meta("gbps as % of peaks[device].copy_gbps; null if unknown"))
+    iqr_over_median: float | None = field(
+        metadata=_meta("stats.iqr / stats.median (the report recomputes it from stats)", column=None)
+    )
+    noisy: bool | None = field(
+        metadata=_meta(
+            f"true if iqr_over_median > {NOISY_IQR_OVER_MEDIAN:g} and the median is at least "
+            f"{NOISY_MIN_MEDIAN_S * 1e6:g} µs; the report applies the same rule where it is absent"
+        )
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkStats:
+    """Each benchmark's ``stats``: pytest-benchmark's own; the fields the report reads."""
+
+    median: float = field(metadata=_meta("median seconds per round", column="median_s"))
+    iqr: float | None = field(metadata=_meta("interquartile range of the rounds, seconds", column="iqr_s"))
+    mean: float | None = field(metadata=_meta("mean seconds per round", column="mean_s"))
+    min: float | None = field(metadata=_meta("fastest round, seconds", column="min_s"))
+    rounds: int | None = field(metadata=_meta("rounds timed"))
+    data: list[float] | None = field(
+        metadata=_meta(
+            "the raw per-round times, seconds (--benchmark-save-data): the significance tests need them",
+            column="samples",
+            items_hint="numbers (seconds per round)",
+        )
+    )
+
+
+# --- reading the definitions ------------------------------------------------------------
+
+_SCALARS: dict[Any, frozenset[type]] = {
+    str: frozenset({str}),
+    int: frozenset({int}),
+    float: frozenset({int, float}),  # a JSON number
+    bool: frozenset({bool}),
 }
 
 
-class ResultFileError(FizzcheckError):
-    """A result file cannot be used: missing, unreadable, not JSON, foreign, or of a newer schema.
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a record, as readers use it."""
 
-    The message is one line, ``"PATH: what is wrong"``.
-    """
-
-
-@dataclass
-class FileContents:
-    """One validated result file: its rows as columns, the machine that wrote it, notes for the user."""
-
-    path: str
-    kind: str  # "properties" or "benchmarks"
-    run_id: str
-    created: str | None
-    machine: dict[str, Any]
-    columns: dict[str, list[Any]]
-    peaks: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return len(next(iter(self.columns.values()), []))
-
-
-def _short(value: Any) -> str:
-    """A value as a message shows it: JSON for scalars, the kind for containers, at most 40 characters."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
+    name: str
+    """The JSON key."""
+    doc: str
+    annotation: Any
+    types: frozenset[type]
+    """The JSON value types allowed, besides null."""
+    required: bool
+    """Present and not null; otherwise the field may be null or absent."""
+    column: str | None
+    choices: tuple[Any, ...] | None = None
+    record: type | None = None
+    """The record an object value holds (a nested dataclass, or ``keys``)."""
+    item_record: type | None = None
+    """The record each item of a list or value of an object holds (``list[Record]``, ``dict[str, Record]``)."""
+    items: frozenset[type] | None = None
+    """The types of a list's items or an object's values, when they are scalars."""
+    prefix: str | None = None
+    text: bool = False
+    may_be_nan: bool = False
+    non_empty: bool = False
+    items_hint: str | None = None
 
 
-class _Check:
-    """Checks whose failures name the file and the field."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, message: str) -> ResultFileError:
-        return ResultFileError(f"{self.path}: {message}")
-
-    def value(
-        self, mapping: Mapping[str, Any], key: str, types: frozenset[type], where: str, *, required: bool = False
-    ) -> Any:
-        if key not in mapping:
-            if required:
-                raise self.fail(f"{where}{key} is missing")
-            return None
-        value = mapping[key]
-        if value is None and not required:
-            return None
-        if type(value) not in types:
-            expected = " or ".join(sorted(_TYPE_NAMES.get(t, t.__name__) for t in types))
-            raise self.fail(f"{where}{key} is {_short(value)}; expected {expected}")
-        if type(value) is float and not math.isfinite(value) and key not in _MAY_BE_NAN:
-            raise self.fail(f"{where}{key} is {value}; expected a finite number")
-        return value
-
-    def mapping(self, value: Any, where: str) -> dict[str, Any]:
-        if type(value) is not dict:
-            raise self.fail(f"{where} is {'missing' if value is None else _short(value)}; expected an object")
-        return value
-
-    def schema(self, mapping: Mapping[str, Any], where: str) -> None:
-        if "fizzcheck_schema" not in mapping:
-            raise self.fail(f"not a fizzcheck result file: {where}fizzcheck_schema is missing (another tool's JSON?)")
-        version = mapping["fizzcheck_schema"]
-        if type(version) is not int:
-            raise self.fail(f"{where}fizzcheck_schema is {_short(version)}; expected an integer")
-        if version > SCHEMA_VERSION:
-            raise self.fail(
-                f"written by a newer fizzcheck (schema {version}; this fizzcheck reads schema ≤ {SCHEMA_VERSION}); "
-                "upgrade fizzcheck to read it"
-            )
-        if version < 1:
-            raise self.fail(f"{where}fizzcheck_schema is {version}; expected 1 to {SCHEMA_VERSION}")
-
-    def column(
-        self,
-        sources: Sequence[Mapping[str, Any]],
-        key: str,
-        types: frozenset[type],
-        where: str,
-        indices: Sequence[int],
-        *,
-        required: bool,
-    ) -> list[Any]:
-        """``[s.get(key) for s in sources]``, type-checked as a whole; ``where`` has a ``{}`` for the index."""
-        values = [source.get(key) for source in sources]
-        allowed = types if required else types | {_NONE}
-        kinds = set(map(type, values))
-        suspicious = not kinds <= allowed
-        if not suspicious and float in kinds and key not in _MAY_BE_NAN:
-            suspicious = not math.isfinite(sum(v for v in values if type(v) is float))
-        if suspicious:  # walk again to name the first bad entry
-            for source, index in zip(sources, indices, strict=True):
-                self.value(source, key, types, where.format(index), required=required)
-        return values
+def _alternatives(annotation: Any) -> tuple[Any, ...]:
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return typing.get_args(annotation)
+    return (annotation,)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ResultFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not raw.strip():
-        raise ResultFileError(f"{path}: empty file")
-    try:
-        text = raw.decode("utf-8-sig")  # JSON files are UTF-8 (RFC 8259)
-    except UnicodeDecodeError:
-        raise ResultFileError(f"{path}: not a text file (not UTF-8); corrupt?") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = "truncated" if exc.pos >= len(text.rstrip()) else "corrupt"
-        raise ResultFileError(
-            f"{path}: not valid JSON ({hint}?): {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        raise ResultFileError(f"{path}: not valid JSON: {exc}") from None
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _machine(check: _Check, block: Mapping[str, Any], where: str) -> dict[str, Any]:
-    machine_id = check.value(block, "machine_id", _STR, where, required=True)
-    if not machine_id:
-        raise check.fail(f"{where}machine_id is empty")
-    build = check.value(block, "torch_build", _DICT, where) or {}
-    gpu = check.value(block, "gpu", _DICT, where) or {}
-    build_where, gpu_where = f"{where}torch_build.", f"{where}gpu."
-    return {
-        "machine_id": machine_id,
-        "hostname": check.value(block, "hostname", _STR, where),
-        "cpu_model": check.value(block, "cpu_model", _STR, where),
-        "cores_physical": check.value(block, "cores_physical", _INT, where),
-        "cores_logical": check.value(block, "cores_logical", _INT, where),
-        "python": check.value(block, "python", _STR, where),
-        "numpy": check.value(block, "numpy", _STR, where),
-        "torch_version": check.value(block, "torch_version", _STR, where),
-        "torch_cuda": _text(check.value(build, "cuda", frozenset({str, int, float}), build_where)),
-        "torch_cudnn": _text(check.value(build, "cudnn", frozenset({str, int}), build_where)),
-        "torch_blas": check.value(build, "blas", _STR, build_where),
-        "torch_mkl": check.value(build, "mkl", _BOOL, build_where),
-        "torch_openmp": check.value(build, "openmp", _BOOL, build_where),
-        "torch_threads": check.value(block, "torch_threads", _INT, where),
-        "gpu_name": check.value(gpu, "name", _STR, gpu_where),
-        "gpu_memory_bytes": check.value(gpu, "memory_bytes", _INT, gpu_where),
-        "gpu_capability": _text(check.value(gpu, "capability", frozenset({str, int, float}), gpu_where)),
-    }
-
-
-def _peaks(check: _Check, block: Mapping[str, Any]) -> list[dict[str, Any]]:
-    peaks = check.value(block, "peaks", _DICT, "machine_info.fizzcheck.") or {}
-    rows = []
-    for device, values in peaks.items():
-        where = f"machine_info.fizzcheck.peaks.{device}."
-        values = check.mapping(values, where[:-1])
-        matmul = check.value(values, "matmul_gflops", _DICT, where) or {}
-        copy_gbps = check.value(values, "copy_gbps", _NUMBER, where)
-        for dtype in matmul:
-            gflops = check.value(matmul, dtype, _NUMBER, f"{where}matmul_gflops.")
-            rows.append({"device": device, "dtype": dtype, "matmul_gflops": gflops, "copy_gbps": copy_gbps})
-        if not matmul:
-            rows.append({"device": device, "dtype": None, "matmul_gflops": None, "copy_gbps": copy_gbps})
-    return rows
-
-
-def _property_file(check: _Check, data: Mapping[str, Any]) -> FileContents:
-    check.schema(data, "")
-    kind = check.value(data, "kind", _STR, "", required=True)
-    if kind != "properties":
-        raise check.fail(f'kind is {_short(kind)}; expected "properties" (benchmark results are pytest-benchmark JSON)')
-    run_id = check.value(data, "run_id", _STR, "", required=True)
-    created = check.value(data, "created", _STR, "")
-    machine = _machine(check, check.mapping(data.get("machine"), "machine"), "machine.")
-    entries = check.value(data, "properties", _LIST, "", required=True)
-    if not set(map(type, entries)) <= _DICT:
-        index = next(i for i, entry in enumerate(entries) if type(entry) is not dict)
-        check.mapping(entries[index], f"properties[{index}]")
-    indices = range(len(entries))
-    columns = {
-        column: check.column(entries, key, types, "properties[{}].", indices, required=required)
-        for column, key, types, required in PROPERTY_FIELDS
-    }
-    for index, outcome in enumerate(columns["outcome"]):
-        if outcome not in OUTCOMES:
-            raise check.fail(f"properties[{index}].outcome is {_short(outcome)}; expected one of {', '.join(OUTCOMES)}")
-    notes = [] if entries else [f"{check.path}: no property results in this run"]
-    return FileContents(str(check.path), "properties", run_id, created, machine, columns, notes=notes)
-
-
-def _size_params_text(values: list[Any]) -> list[str | None]:
-    """``{"batch": 64, "hidden": 100}`` → ``"batch=64, hidden=100"``; computed once per distinct value."""
-    cache: dict[Any, str] = {}
-    texts: list[str | None] = []
-    for value in values:
-        if value is None:
-            texts.append(None)
+def _spec(f: dataclasses.Field[Any], annotation: Any) -> FieldSpec:
+    meta = f.metadata
+    allowed: set[type] = set()
+    choices: tuple[Any, ...] | None = None
+    record: Any = meta["keys"]
+    item_record: Any = None
+    items: frozenset[type] | None = None
+    alternatives = _alternatives(annotation)
+    for alternative in alternatives:
+        origin = typing.get_origin(alternative)
+        if alternative is type(None):
             continue
-        try:
-            key = tuple(value.items())
-            text = cache.get(key)
-        except TypeError:  # unhashable nested values
-            key, text = None, None
-        if text is None:
-            text = ", ".join(
-                f"{k}={json.dumps(v) if not isinstance(v, (int, float, str)) else v}" for k, v in value.items()
-            )
-            if key is not None:
-                cache[key] = text
-        texts.append(text)
-    return texts
+        if origin is Literal:
+            choices = typing.get_args(alternative)
+            allowed |= {type(choice) for choice in choices}
+        elif dataclasses.is_dataclass(alternative):
+            allowed.add(dict)
+            record = alternative
+        elif origin in (dict, list):
+            allowed.add(origin)
+            inner = typing.get_args(alternative)[-1]
+            if dataclasses.is_dataclass(inner):
+                item_record = inner
+            elif inner is not Any:
+                items = _SCALARS.get(inner) or frozenset({typing.get_origin(inner)})
+        else:
+            allowed |= _SCALARS[alternative]
+    return FieldSpec(
+        name=f.name,
+        doc=meta["doc"],
+        annotation=annotation,
+        types=frozenset(allowed),
+        required=type(None) not in alternatives,
+        column=f.name if meta["column"] == _SAME else meta["column"],
+        choices=choices,
+        record=record,
+        item_record=item_record,
+        items=items,
+        prefix=meta["prefix"],
+        text=meta["text"],
+        may_be_nan=meta["may_be_nan"],
+        non_empty=meta["non_empty"],
+        items_hint=meta["items_hint"],
+    )
 
 
-def _benchmark_file(check: _Check, data: Mapping[str, Any]) -> FileContents:
-    info = check.mapping(data.get("machine_info"), "machine_info")
-    if "fizzcheck" not in info:
-        raise check.fail(
-            "a pytest-benchmark file without fizzcheck's machine_info.fizzcheck block; "
-            "run the benchmarks through fizzcheck (fizzcheck bench) so they carry cases, FLOPs and peaks"
-        )
-    block = check.mapping(info["fizzcheck"], "machine_info.fizzcheck")
-    check.schema(block, "machine_info.fizzcheck.")
-    run_id = check.value(block, "run_id", _STR, "machine_info.fizzcheck.", required=True)
-    machine = _machine(check, block, "machine_info.fizzcheck.")
-    created = check.value(data, "datetime", _STR, "")
-    peaks = _peaks(check, block)
-    entries = check.value(data, "benchmarks", _LIST, "", required=True)
-    if not set(map(type, entries)) <= _DICT:
-        index = next(i for i, entry in enumerate(entries) if type(entry) is not dict)
-        check.mapping(entries[index], f"benchmarks[{index}]")
-    extras = [entry.get("extra_info") for entry in entries]
-    if not set(map(type, extras)) <= {dict, _NONE}:
-        index = next(i for i, extra in enumerate(extras) if type(extra) not in (dict, _NONE))
-        check.mapping(extras[index], f"benchmarks[{index}].extra_info")
-    indices = [i for i, extra in enumerate(extras) if extra is not None and "fizzcheck_schema" in extra]
-    ignored = [i for i, extra in enumerate(extras) if extra is None or "fizzcheck_schema" not in extra]
-    kept_extras = [extras[i] for i in indices]
-    versions = [extra["fizzcheck_schema"] for extra in kept_extras]
-    if set(map(type, versions)) - _INT or (versions and not 1 <= min(versions) <= max(versions) <= SCHEMA_VERSION):
-        for index, extra in zip(indices, kept_extras, strict=True):
-            check.schema(extra, f"benchmarks[{index}].extra_info.")
-    stats = [entries[i].get("stats") for i in indices]
-    if not set(map(type, stats)) <= _DICT:
-        index, value = next((i, s) for i, s in zip(indices, stats, strict=True) if type(s) is not dict)
-        check.mapping(value, f"benchmarks[{index}].stats")
-    sources = {"extra_info": kept_extras, "stats": stats}
-    columns = {
-        column: check.column(sources[part], key, types, f"benchmarks[{{}}].{part}.", indices, required=required)
-        for column, part, key, types, required in BENCHMARK_FIELDS
-    }
-    samples = [values for values in columns["samples"] if values]
-    if samples and not set(map(type, itertools.chain.from_iterable(samples))) <= _NUMBER:
-        for index, values in zip(indices, columns["samples"], strict=True):
-            if values and not set(map(type, values)) <= _NUMBER:
-                bad = next(v for v in values if type(v) not in _NUMBER)
-                raise check.fail(
-                    f"benchmarks[{index}].stats.data holds {_short(bad)}; expected numbers (seconds per round)"
-                )
-    columns["size"] = [value if type(value) is str else str(value) for value in columns["size"]]
-    columns["size_params"] = _size_params_text(columns["size_params"])
-    kept = [entries[i] for i in indices]
-    columns["benchmark"] = [entry.get("fullname") or entry.get("name") or "" for entry in kept]
-    notes = []
-    names = [str(entries[i].get("fullname") or entries[i].get("name") or f"benchmarks[{i}]") for i in ignored]
-    if names and indices:
-        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-        notes.append(f"{check.path}: ignored {len(names)} benchmark(s) without fizzcheck extra_info ({shown})")
-    elif names:
-        raise check.fail(
-            f"none of its {len(names)} benchmark(s) carries fizzcheck extra_info (fizzcheck_schema, case, ...)"
-        )
-    else:
-        notes = [] if entries else [f"{check.path}: no benchmarks in this run"]
-    return FileContents(str(check.path), "benchmarks", run_id, created, machine, columns, peaks=peaks, notes=notes)
+@functools.cache
+def record_fields(record: type) -> tuple[FieldSpec, ...]:
+    """The fields of a schema record, in order (a subclass's fields after its base's)."""
+    hints = typing.get_type_hints(record)
+    return tuple(_spec(f, hints[f.name]) for f in dataclasses.fields(record))
 
 
-def read_result_file(path: str | Path) -> FileContents:
-    """Read and validate one property or benchmark result file."""
-    path = Path(path)
-    return parse_result_document(_read_json(path), path)
-
-
-def parse_result_document(data: Any, path: str | Path) -> FileContents:
-    """Validate one already-parsed result document; ``path`` names it in messages."""
-    check = _Check(Path(path))
-    if type(data) is not dict:
-        raise check.fail(f"top level is {_short(data)}, not an object; not a fizzcheck result file")
-    if "benchmarks" in data and "machine_info" in data:
-        return _benchmark_file(check, data)
-    return _property_file(check, data)
+@functools.cache
+def column_names(record: type) -> tuple[str, ...]:
+    """The report columns a record's fields become, in order; a nested record's with its prefix."""
+    names: list[str] = []
+    for spec in record_fields(record):
+        if spec.prefix is not None and spec.record is not None:
+            names += [spec.prefix + column for column in column_names(spec.record)]
+        elif spec.column is not None:
+            names.append(spec.column)
+    return tuple(names)
