@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import synthetic
+
 from fizzcheck.cli import app as cli
 from fizzcheck.cli import report as report_cli
-from fizzcheck.report import synthetic
 
 __all__ = ["cli_module", "run_cli", "run_cli_process", "write_results"]
 
@@ -20,8 +20,7 @@ FAST_SIZES = synthetic.SIZES[:4]
 
 def _wired() -> bool:
     """Whether ``fizzcheck report``/``compare`` are registered in fizzcheck's own CLI yet."""
-    parser = cli.build_parser()
-    return any(isinstance(a, argparse._SubParsersAction) and "report" in a.choices for a in parser._actions)
+    return "report" in cli.fizzcheck.commands
 
 
 def _main() -> Callable[[Sequence[str]], int]:

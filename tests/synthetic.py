@@ -1,4 +1,4 @@
-"""Synthetic, schema-valid result files (docs/results-schema.md) for tests and benchmarks.
+"""Synthetic, schema-valid result files (docs/results-schema.md) for fizzcheck's own report tests.
 
 The benchmark timings follow a simple model — a fixed per-call overhead plus FLOPs at an
 implementation's rate — with log-normal noise per round, so that scaling plots, rooflines
@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fizzcheck.report.load import SCHEMA_VERSION, Results, results_from_documents
+from fizzcheck.report.load import Results, results_from_documents
+from fizzcheck.results.schema import SCHEMA_VERSION, is_noisy
 
 __all__ = [
     "CASES",
@@ -269,7 +270,7 @@ def benchmark_results(
                 "pct_peak_flops": 100.0 * gflops / peak["matmul_gflops"][dtype],
                 "pct_peak_bandwidth": 100.0 * gbps / peak["copy_gbps"],
                 "iqr_over_median": iqr / med,
-                "noisy": bool(iqr / med > 0.05 and med >= 50e-6),
+                "noisy": bool(is_noisy(iqr / med, med)),
                 "compile_s": 1.7 if implementation == "torch_compile" else None,
             },
             "options": {"disable_gc": False, "timer": "perf_counter", "min_rounds": 5, "max_time": 1.0,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -11,11 +10,17 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 import pytest
+import synthetic
 from report_helpers import FAST_CASES, FAST_SIZES, run_cli, run_cli_process, write_results
 
 from fizzcheck.cli import report as report_cli
 from fizzcheck.errors import FizzcheckError
-from fizzcheck.report import load_results, plots, render, synthetic, tables
+from fizzcheck.report import load_results, plots, tables
+from fizzcheck.report.build import build_report
+from fizzcheck.report.files import write_csv, write_report
+from fizzcheck.report.html import index_html
+from fizzcheck.report.markdown import MARKDOWN_FAILURE_LIMIT, md_code, md_text, summary_markdown
+from fizzcheck.report.templating import Cell, table_html, templates
 
 NOW = datetime(2026, 11, 29, 6, 15, 2, tzinfo=timezone.utc)
 IMPLEMENTATIONS = len(synthetic.IMPLEMENTATIONS)
@@ -135,14 +140,14 @@ def test_unknown_baseline_is_an_error_naming_the_choices(results_dir):
         FizzcheckError,
         match=r"--baseline 'numpy' is not an implementation in the results; use one of numpy_reference, ",
     ):
-        render.build_report(results, baseline="numpy")
+        build_report(results, baseline="numpy")
 
 
 def test_report_directory_has_every_output_and_is_new_each_time(results_dir, tmp_path):
     results = load_results([results_dir])
     out = tmp_path / "reports"
-    first = render.write_report(results, out, now=NOW)
-    second = render.write_report(results, out, now=NOW)  # same second: a new name, never the same directory
+    first = write_report(results, out, now=NOW)
+    second = write_report(results, out, now=NOW)  # same second: a new name, never the same directory
     assert first.name == "fizzcheck-report-20261129T061502Z"
     assert second.name == "fizzcheck-report-20261129T061502Z-2"
     assert sorted(p.name for p in out.iterdir()) == [first.name, second.name]  # no staging directory left
@@ -165,8 +170,8 @@ def test_report_directory_has_every_output_and_is_new_each_time(results_dir, tmp
 
 
 def test_html_is_self_contained_with_every_plot(results_dir):
-    report = render.build_report(load_results([results_dir]), now=NOW)
-    page = render.index_html(report)
+    report = build_report(load_results([results_dir]), now=NOW)
+    page = index_html(report)
     # per machine × case: a time plot and a GFLOP/s plot; per machine × device: a roofline
     assert len(report.figures) == 2 * len(FAST_CASES) * 2 + 2
     assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="fizzcheck-plot"') == len(report.figures)
@@ -191,14 +196,14 @@ def test_every_result_string_is_escaped(tmp_path):
         b["extra_info"]["case"] = HOSTILE
         b["extra_info"]["size"] = HOSTILE + b["extra_info"]["size"]
     synthetic.write_json(tmp_path / "b.json", bench)
-    report = render.build_report(load_results([tmp_path]), now=NOW)
-    page = render.index_html(report)
+    report = build_report(load_results([tmp_path]), now=NOW)
+    page = index_html(report)
     assert "<img" not in page
     assert "<script>alert" not in page
     assert "&lt;img src=x onerror=&quot;document.body.dataset.pwned=1&quot;&gt;" in page
     for figure in report.figures:
         ET.fromstring(figure.svg)
-    summary = render.summary_markdown(report)
+    summary = summary_markdown(report)
     outside_code = _outside_code(summary)  # code spans and fenced blocks show their text literally
     assert "<img" not in outside_code
     assert "<script>" not in outside_code
@@ -215,11 +220,25 @@ def _outside_code(markdown: str) -> str:
     return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", text, flags=re.S)
 
 
+def test_the_shared_table_macro_escapes_text_classes_and_titles():
+    cell = Cell(HOSTILE, css='FAIL" onmouseover="x', title=HOSTILE, code=True)
+    table = table_html([HOSTILE], [[cell], [Cell("1.5 ms", "num")]])
+    assert "<img" not in table
+    assert "<script>" not in table
+    assert '" onmouseover=' not in table
+    assert table.count("<td") == 2
+    assert '<td class="num">1.5 ms</td>' in table
+    macro = templates().get_template("table.html").module.table
+    shortened = str(macro(["n"], [[Cell(str(i))] for i in range(5)], limit=2, more=" in n.csv"))
+    assert shortened.count("<tr>") == 3  # the header and two rows
+    assert '<p class="note">… 3 more rows in n.csv.</p>' in shortened
+
+
 def test_markdown_helpers():
-    assert render.md_code("a|b") == "`a\\|b`"
-    assert render.md_code("x`y") == "``x`y``"
-    assert render.md_code("two\nlines") == "`two lines`"
-    assert render.md_text("<b>*x*</b> | _y_") == "&lt;b&gt;\\*x\\*&lt;/b&gt; \\| \\_y\\_"
+    assert md_code("a|b") == "`a\\|b`"
+    assert md_code("x`y") == "``x`y``"
+    assert md_code("two\nlines") == "`two lines`"
+    assert md_text("<b>*x*</b> | _y_") == "&lt;b&gt;\\*x\\*&lt;/b&gt; \\| \\_y\\_"
 
 
 def test_csv_writer_matches_pandas(tmp_path):
@@ -229,7 +248,7 @@ def test_csv_writer_matches_pandas(tmp_path):
         "whole": [1.0, 2.0, float("nan"), 4.0, 5.0],
         "flag": [True, False, True, False, True],
     })  # fmt: skip
-    render.write_csv(frame, tmp_path / "fast.csv")
+    write_csv(frame, tmp_path / "fast.csv")
     frame.to_csv(tmp_path / "pandas.csv", index=False)
     fast, reference = pd.read_csv(tmp_path / "fast.csv"), pd.read_csv(tmp_path / "pandas.csv")
     pd.testing.assert_frame_equal(fast, reference, check_exact=False, rtol=1e-9)
@@ -271,14 +290,17 @@ def test_format_count():
     assert [plots.format_count(v) for v in (0.25, 1500.0, 2.5e9, math.inf)] == ["0.25", "1.5k", "2.5G", "–"]
 
 
-def test_register_adds_report_and_compare():
-    parser = argparse.ArgumentParser(prog="fizzcheck")
-    report_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["report", "a.json", "dir"])
-    assert (args.results, str(args.output_dir), args.baseline, args.title) == (["a.json", "dir"], "reports", None, None)
-    args = parser.parse_args(["compare", "a", "b"])
-    assert (args.threshold, args.alpha) == (1.1, 0.01)
-    assert callable(args.handler)
+def test_report_and_compare_commands_and_their_defaults():
+    args = report_cli.report.make_context("report", ["a.json", "dir"]).params
+    assert (args["results"], str(args["output_dir"]), args["baseline"], args["title"]) == (
+        ("a.json", "dir"),
+        "reports",
+        None,
+        None,
+    )
+    args = report_cli.compare.make_context("compare", ["a", "b"]).params
+    assert (args["threshold"], args["alpha"]) == (1.1, 0.01)
+    assert set(report_cli.reports.commands) == {"report", "compare"}
 
 
 def test_cli_report_prints_the_verdict_and_where_the_report_is(results_dir, tmp_path, capsys):
@@ -298,10 +320,11 @@ def test_cli_report_prints_the_verdict_and_where_the_report_is(results_dir, tmp_
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["report"], "the following arguments are required: FILE_OR_DIR"),
-        (["compare", "a"], "the following arguments are required: B"),
-        (["compare", "a", "b", "--threshold", "0.9"], "threshold '0.9' is not a factor > 1"),
-        (["compare", "a", "b", "--alpha", "2"], "alpha '2' is not a probability between 0 and 1"),
+        (["report"], "Missing argument 'FILE_OR_DIR...'"),
+        (["compare", "a"], "Missing argument 'B'"),
+        (["compare", "a", "b", "--threshold", "0.9"], "'--threshold': 0.9 is not in the range x>1.0"),
+        (["compare", "a", "b", "--threshold", "inf"], "'--threshold': 'inf' is not a finite number"),
+        (["compare", "a", "b", "--alpha", "2"], "'--alpha': 2.0 is not in the range 0.0<x<1.0"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(args, message, capsys):
@@ -323,13 +346,13 @@ def test_reports_with_only_properties_or_only_benchmarks(tmp_path):
     write_results(tmp_path / "both")
     properties = next((tmp_path / "both").glob("properties-*.json"))
     benchmarks = next((tmp_path / "both").glob("benchmarks-*.json"))
-    only_properties = render.build_report(load_results([properties]), now=NOW)
+    only_properties = build_report(load_results([properties]), now=NOW)
     assert only_properties.figures == []
-    assert "### Speed" not in render.summary_markdown(only_properties)
-    assert 'id="scaling"' not in render.index_html(only_properties)
-    only_benchmarks = render.build_report(load_results([benchmarks]), now=NOW)
-    assert render.summary_markdown(only_benchmarks).startswith("## fizzcheck: no property results (benchmarks only)")
-    assert 'id="verification"' not in render.index_html(only_benchmarks)
+    assert "### Speed" not in summary_markdown(only_properties)
+    assert 'id="scaling"' not in index_html(only_properties)
+    only_benchmarks = build_report(load_results([benchmarks]), now=NOW)
+    assert summary_markdown(only_benchmarks).startswith("## fizzcheck: no property results (benchmarks only)")
+    assert 'id="verification"' not in index_html(only_benchmarks)
 
 
 def test_without_flop_counts_sizes_are_categories_and_there_is_no_roofline(tmp_path):
@@ -338,7 +361,7 @@ def test_without_flop_counts_sizes_are_categories_and_there_is_no_roofline(tmp_p
     )
     for benchmark in document["benchmarks"]:
         benchmark["extra_info"].update(flops=None, size=f"size-{benchmark['extra_info']['size']}")
-    report = render.build_report(load_results([synthetic.write_json(tmp_path / "b.json", document)]), now=NOW)
+    report = build_report(load_results([synthetic.write_json(tmp_path / "b.json", document)]), now=NOW)
     assert [figure.section for figure in report.figures] == ["scaling"]  # time only: no GFLOP/s, no roofline
     assert ">size-16</text>" in report.figures[0].svg
     ET.fromstring(report.figures[0].svg)
@@ -351,9 +374,9 @@ def test_summary_stays_small_with_many_long_failures(tmp_path):
     for entry in document["properties"]:
         if entry["device"] == "cpu":
             entry.update(outcome="failed", message="x" * 50_000, reproducer="y = 1\n" * 20_000)
-    report = render.build_report(load_results([synthetic.write_json(tmp_path / "p.json", document)]), now=NOW)
-    summary = render.summary_markdown(report)
+    report = build_report(load_results([synthetic.write_json(tmp_path / "p.json", document)]), now=NOW)
+    summary = summary_markdown(report)
     assert len(summary.encode()) < 300_000  # a GitHub job summary holds 1 MiB
-    assert f"… {len(report.failures) - render.MARKDOWN_FAILURE_LIMIT} more failures in index.html." in summary
+    assert f"… {len(report.failures) - MARKDOWN_FAILURE_LIMIT} more failures in index.html." in summary
     assert "more characters in index.html" in summary
-    assert render.index_html(report).count("<details open>") == len(report.failures) == 80
+    assert index_html(report).count("<details open>") == len(report.failures) == 80

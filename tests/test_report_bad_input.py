@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+import synthetic
 from report_helpers import run_cli, run_cli_process, write_results
 
-from fizzcheck.report import ResultFileError, load_results, synthetic
+from fizzcheck.report import ResultFileError, load_results
 
 PACKAGE_JSON = {"name": "left-pad", "version": "1.3.0", "main": "index.js", "license": "WTFPL"}
 

@@ -14,9 +14,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import synthetic
 from report_helpers import write_results
 
-from fizzcheck.report import load_results, render, synthetic
+from fizzcheck.report import build_report, load_results, save_report
+from fizzcheck.report.templating import render_check_js
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((path for path in map(shutil.which, BROWSER_NAMES) if path), None)
@@ -63,8 +65,8 @@ def report_dir(tmp_path_factory):
     for benchmark in bench["benchmarks"]:
         benchmark["extra_info"]["implementation"] += HOSTILE
     synthetic.write_json(results / "hostile-benchmarks.json", bench)
-    report = render.build_report(load_results([results]), title=HOSTILE)
-    return render.save_report(report, tmp_path_factory.mktemp("reports")), report
+    report = build_report(load_results([results]), title=HOSTILE)
+    return save_report(report, tmp_path_factory.mktemp("reports")), report
 
 
 def test_every_plot_and_table_renders_without_console_errors(report_dir, tmp_path):
@@ -101,7 +103,7 @@ def test_the_console_check_sees_errors(tmp_path):
         '<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
         '<svg class="fizzcheck-plot" data-points="3" width="0" height="0"></svg>'
         '<script>console.error("logged"); throw new Error("boom");</script>'
-        f"<script>{render._RENDER_CHECK}</script></body></html>"
+        f"<script>{render_check_js()}</script></body></html>"
     )
     result = _chromium(page, tmp_path / "profile", "--dump-dom")
     messages = _console_messages(result.stderr)

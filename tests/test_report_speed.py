@@ -11,8 +11,9 @@ import os
 import time
 
 import pytest
+import synthetic
 
-from fizzcheck.report import render, synthetic
+from fizzcheck.report import build_report, save_report
 
 ROWS = 100_000
 TARGET_S = 5.0
@@ -29,7 +30,7 @@ def test_aggregate_and_render_100k_rows(benchmark, history, tmp_path):
 
     def aggregate_and_render():
         start = time.perf_counter()
-        directory = render.save_report(render.build_report(history), tmp_path / "reports")
+        directory = save_report(build_report(history), tmp_path / "reports")
         elapsed.append(time.perf_counter() - start)
         return directory
 

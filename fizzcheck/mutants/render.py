@@ -1,28 +1,21 @@
-"""Small rendering helpers shared by the kill-matrix and compat reports: Markdown tables and
-self-contained, escaped HTML pages (no scripts, no external resources)."""
+"""Small rendering helpers shared by the kill-matrix and compat reports: Markdown tables,
+self-contained escaped HTML pages (no scripts, no external resources) and new report directories.
+
+The HTML comes from the report's jinja2 templates (:mod:`fizzcheck.report.templating`): the
+same table macro and stylesheet as ``fizzcheck report``'s ``index.html``.
+"""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["html_page", "html_table", "markdown_table", "new_report_dir", "percent"]
+from markupsafe import Markup
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-th { background: #f2f2f2; }
-td.bad, td.differs { background: #f8d0d0; }
-td.changed { background: #fff0b3; }
-td.suspect { background: #ffe0b3; }
-td.good, td.same { background: #d8f0d8; }
-td.notrun, td.skipped { color: #999; }
-code { font-size: 0.95em; }
-.small { font-size: 0.8em; color: #555; }
-"""
+from fizzcheck.report.templating import table_cells, table_html, workflow_html
+
+__all__ = ["html_page", "html_table", "markdown_cell", "markdown_table", "new_report_dir", "percent"]
 
 
 def markdown_cell(value: Any) -> str:
@@ -42,29 +35,14 @@ def html_table(
     *,
     classes: Sequence[Sequence[str]] | None = None,
     titles: Sequence[Sequence[str]] | None = None,
-) -> str:
+) -> Markup:
     """A table; every header and cell text is escaped. ``classes``/``titles`` parallel ``rows``."""
-    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>"]
-    for r, row in enumerate(rows):
-        cells = []
-        for c, value in enumerate(row):
-            css = classes[r][c] if classes else ""
-            title = titles[r][c] if titles else ""
-            attrs = (f' class="{html.escape(css)}"' if css else "") + (
-                f' title="{html.escape(title)}"' if title else ""
-            )
-            cells.append(f"<td{attrs}>{html.escape('' if value is None else str(value))}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
+    return table_html([str(h) for h in header], table_cells(rows, classes=classes, titles=titles))
 
 
 def html_page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n{body}\n</body>\n</html>\n"
-    )
+    """A page titled ``title`` around ``body``, HTML its caller built with every text escaped."""
+    return workflow_html(title, body=Markup(body))
 
 
 def new_report_dir(output_dir: Path, name: str) -> Path:

@@ -6,15 +6,12 @@ factor (``threshold``) *and* a two-sided Mann–Whitney U test on the raw per-ro
 ratio alone would flag noise on a busy machine; the test alone would flag tiny, real but
 irrelevant shifts.
 
-:func:`mann_whitney_u` is implemented here with numpy (normal approximation with tie and
-continuity correction, as ``scipy.stats.mannwhitneyu(..., method="asymptotic")``), so scipy
-is not needed.
+The test is :func:`fizzcheck.report.stats.mann_whitney_u` (``scipy.stats.mannwhitneyu``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +20,9 @@ import pandas as pd
 
 from fizzcheck.errors import FizzcheckError, InvalidArgument
 from fizzcheck.report.load import Results, samples_array
+from fizzcheck.report.markdown import md_code, md_text
 from fizzcheck.report.plots import format_seconds
-from fizzcheck.report.render import md_code, md_text
+from fizzcheck.report.stats import mann_whitney_u
 
 __all__ = [
     "COMPARE_KEY",
@@ -35,7 +33,6 @@ __all__ = [
     "compare_results",
     "comparison_markdown",
     "machine_differences",
-    "mann_whitney_u",
 ]
 
 COMPARE_KEY = ["case", "implementation", "device", "dtype", "size"]
@@ -43,35 +40,6 @@ DEFAULT_THRESHOLD = 1.1
 DEFAULT_ALPHA = 0.01
 MACHINE_FIELDS = ("machine_id", "cpu_model", "gpu_name", "torch_version")
 """Machine metadata whose difference between A and B earns a warning."""
-
-
-def mann_whitney_u(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> tuple[float, float]:
-    """Two-sided Mann–Whitney U test: ``(U of x, p-value)``.
-
-    Normal approximation with tie correction and continuity correction; p = 1 when the
-    samples cannot be told apart at all (all values equal, or an empty sample).
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    n1, n2 = len(x), len(y)
-    if n1 == 0 or n2 == 0:
-        return float("nan"), 1.0
-    values = np.concatenate([x, y])
-    n = n1 + n2
-    order = np.argsort(values, kind="mergesort")
-    ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    counts = np.diff(np.r_[starts, n])
-    ranks = np.empty(n)
-    ranks[order] = np.repeat(starts + (counts + 1) / 2.0, counts)  # average rank of each tie group, 1-based
-    u1 = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2.0)
-    u = max(u1, n1 * n2 - u1)
-    ties = float((counts.astype(float) ** 3 - counts).sum())
-    variance = n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
-    if variance <= 0:
-        return u1, 1.0
-    z = (u - n1 * n2 / 2.0 - 0.5) / math.sqrt(variance)
-    return u1, min(1.0, math.erfc(z / math.sqrt(2.0)))  # 2 · P(Z > z)
 
 
 @dataclass(frozen=True)

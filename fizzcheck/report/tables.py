@@ -1,6 +1,7 @@
 """Tidy result tables → the summary tables a report shows, and the verdict.
 
-Pure pandas, no formatting: :mod:`fizzcheck.report.render` turns these into Markdown and HTML.
+Pure pandas, no formatting: :mod:`fizzcheck.report.markdown` and :mod:`fizzcheck.report.html`
+turn these into Markdown and HTML.
 """
 
 from __future__ import annotations
