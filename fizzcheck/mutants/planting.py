@@ -9,6 +9,8 @@
   leaves the suite green.
 * :func:`patched` replaces an attribute (``torch.optim.sgd.sgd``, ``nn.Module.train``, ...)
   and restores it on exit.
+* :func:`op_faults` turns ``{aten op name: handler}`` into a fault's ``plant``; :data:`GEMMS`
+  and :data:`REDUCTIONS` name the op groups several families replace.
 
 Inside a handler the mode is switched off, so handlers call torch ops freely.
 """
@@ -16,17 +18,35 @@ Inside a handler the mode is switched off, so handlers call torch ops freely.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["Handler", "OpFaults", "PassThroughFunctions", "argument", "aten", "patched", "with_argument"]
+__all__ = [
+    "GEMMS",
+    "REDUCTIONS",
+    "Handler",
+    "OpFaults",
+    "PassThroughFunctions",
+    "argument",
+    "aten",
+    "gemm_operands",
+    "op_faults",
+    "patched",
+    "with_argument",
+]
 
 Handler = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
 """``handler(func, args, kwargs)``: the faulty result of the aten op ``func``."""
+
+GEMMS = ("mm", "addmm", "bmm", "baddbmm")
+"""The aten GEMMs every matmul spelling (``@``, ``F.linear``, ``nn.Linear``, …) reaches."""
+
+REDUCTIONS = ("sum.default", "sum.dim_IntList", "mean.default", "mean.dim")
+"""The aten sum and mean overloads (whole tensor and over dimensions)."""
 
 
 class OpFaults(TorchDispatchMode):
@@ -92,3 +112,13 @@ def aten(name: str) -> Any:
     """``torch.ops.aten.<name>`` for a dotted ``packet.overload`` name, e.g. ``"sum.dim_IntList"``."""
     packet, _, overload = name.partition(".")
     return getattr(getattr(torch.ops.aten, packet), overload or "default")
+
+
+def op_faults(handlers: Mapping[str, Handler]) -> Callable[[], AbstractContextManager[Any]]:
+    """A fault's ``plant``: an :class:`OpFaults` routing each named aten op to its handler."""
+    return lambda: OpFaults({aten(name): handler for name, handler in handlers.items()})
+
+
+def gemm_operands(func: Any) -> tuple[int, int]:
+    """Positions of the two matrix operands: (0, 1) for mm/bmm, (1, 2) for addmm/baddbmm."""
+    return (1, 2) if func._schema.arguments[0].name == "self" and len(func._schema.arguments) > 2 else (0, 1)

@@ -38,6 +38,7 @@ from typing import Any
 
 from fizzcheck.errors import InvalidArgument
 from fizzcheck.mutants.render import html_page, html_table, markdown_table, new_report_dir
+from fizzcheck.suite import PROPERTIES, pytest_command, suite_path
 
 __all__ = [
     "SUSPECT_ERRORS",
@@ -326,33 +327,22 @@ def parse_names(raw: str | None, known: Sequence[str], what: str) -> list[str]:
     return names
 
 
-def _pytest_command(
-    fault: Any, suite: Path, results: Path, *, profile: str, workers: int, extra: Sequence[str]
-) -> list[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *(str(suite / target) for target in fault.targets),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "fizzcheck.mutants.plugin",
-        f"--rootdir={suite.parent}",
-        f"--hypothesis-profile={profile}",
-        f"--fizzcheck-results={results}",
-    ]
-    if workers:
-        argv += ["-n", str(workers)]
-    return argv + list(extra)
+def _pytest_command(fault: Any, results: Path, *, profile: str, workers: int, extra: Sequence[str]) -> list[str]:
+    return pytest_command(
+        PROPERTIES,
+        files=fault.targets,
+        plugins=["fizzcheck.mutants.plugin"],
+        profile=profile,
+        results=results,
+        workers=workers,
+        extra=extra,
+    )
 
 
 def _run_one(
     fault: Any,
     directory: Path,
     *,
-    suite: Path,
     profile: str,
     workers: int,
     shrink: bool,
@@ -365,15 +355,13 @@ def _run_one(
     env = {**os.environ, "FIZZCHECK_MUTANT": fault.name, "FIZZCHECK_MUTANT_WITNESS_DIR": str(witness_dir)}
     env["FIZZCHECK_MUTANT_SHRINK"] = "1" if shrink else "0"
     env["FIZZCHECK_REPRODUCER_DIR"] = str(directory / "reproducers" / fault.name)  # not the shared reports/reproducers
-    argv = _pytest_command(fault, suite, results, profile=profile, workers=workers, extra=extra)
+    argv = _pytest_command(fault, results, profile=profile, workers=workers, extra=extra)
     run = FaultRun(fault.name, fault.category, fault.description, list(fault.targets), fault.is_control)
     start = time.perf_counter()
     with log.open("w") as out:
         out.write("$ " + " ".join(argv) + "\n")
         out.flush()
-        process = subprocess.Popen(
-            argv, cwd=suite.parent, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             run.exit_status = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -416,14 +404,13 @@ def run_mutants(
     pytest_args: Sequence[str] = (),
 ) -> tuple[dict[str, Any], Path]:
     """Run every control and fault; write the report directory; return (document, directory)."""
-    from fizzcheck.cli.app import property_suite
     from fizzcheck.mutants.catalogue import WHOLE_SUITE, fault_by_name
     from fizzcheck.results.machine import machine_block, new_run_id
 
     chosen = [fault_by_name(name) for name in (*controls, *faults)]
     if jobs < 1 or workers < 0:
         raise InvalidArgument(f"jobs={jobs!r} must be >= 1 and workers={workers!r} >= 0")
-    suite = property_suite()
+    suite_path(PROPERTIES)  # a missing suite is an error before anything is created
     run_id = new_run_id()
     directory = new_report_dir(Path(output_dir), f"mutants-{run_id}")
     for sub in ("properties", "logs", "witness"):
@@ -440,7 +427,6 @@ def run_mutants(
         run = _run_one(
             fault,
             directory,
-            suite=suite,
             profile=profile,
             workers=workers,
             shrink=shrink,
