@@ -55,7 +55,7 @@ def tests(session: nox.Session) -> None:
     """
     _install(session, "parallel")
     session.env.setdefault("FIZZCHECK_PROFILE", "ci")
-    session.run("pytest", "tests", "properties", "-m", "not timing", *_workers(session), *session.posargs)
+    session.run("pytest", "tests", "properties", "-m", "not timing and not venv", *_workers(session), *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -109,6 +109,13 @@ def compare_power(session: nox.Session) -> None:
     """`fizzcheck compare` on real runs of this machine: a planted 20 % slowdown flagged, same code not."""
     _install(session)
     session.run("pytest", "tests/test_compare.py", "-m", "timing", "-s", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def install(session: nox.Session) -> None:
+    """fizzcheck as a user installs it: a new venv, `pip install -c constraints.txt .`, the commands in an empty directory."""
+    _install(session)
+    session.run("pytest", "tests/test_install.py", "-m", "venv", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

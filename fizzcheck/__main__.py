@@ -1,3 +1,5 @@
+"""``python -m fizzcheck``: the ``fizzcheck`` command line."""
+
 from fizzcheck.cli.app import main
 
 raise SystemExit(main())

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import fizzcheck.suite
 from fizzcheck.cli import app as cli
 
 
@@ -26,8 +28,13 @@ def test_module_help_works():
     [
         (["verify", "--device", "tpu"], "device 'tpu' is not a comma-separated list of cpu, cuda"),
         (["verify", "--dtype", "int8"], "dtype 'int8'"),
-        (["verify", "--profile", "fast"], "invalid choice: 'fast'"),
-        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["verify", "--profile", "fast"], "'fast' is not one of 'dev', 'ci', 'thorough'"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["verify", "-k", "test_softmax"], "No such option '-k'"),  # pytest's options go after --
+        (["run", "--", "-k", "x"], "unexpected extra arguments (-k x)"),
+        (["bench", "fast"], "'fast' is not one of 'quick', 'full'"),
+        (["train", "--lr", "nan"], "'nan' is not a finite number"),
+        (["mutants"], "Missing command"),
         (["verify", "--target", "pytorch"], "target 'pytorch' is unknown"),
         (["verify", "--target", "no_such_module_xyz:T"], "cannot import 'no_such_module_xyz'"),
         (["verify", "--workers", "0"], "'0': use a positive number of worker processes or auto"),
@@ -44,14 +51,77 @@ def test_bad_arguments_get_one_line_and_exit_2(args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_missing_property_suite_is_a_one_line_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "__file__", str(tmp_path / "fizzcheck" / "cli.py"))
+def test_usage_errors_name_the_command_and_where_help_is(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["verify", "--dtype", "int8"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        "fizzcheck verify: error: Invalid value for '--dtype': dtype 'int8' is not a comma-separated list of "
+        "float64, float32, float16, bfloat16 (see fizzcheck verify --help)\n"
+    )
+
+
+def test_help_and_version_exit_0(capsys):
+    assert cli.main([]) == 0
+    assert "Commands:" in capsys.readouterr().out
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("fizzcheck ")
+    assert cli.main(["verify", "-h"]) == 0
+    assert "[-- PYTEST_ARGS...]" in capsys.readouterr().out
+
+
+def test_missing_property_suite_is_a_one_line_error(monkeypatch, capsys):
+    real_find_spec = fizzcheck.suite.importlib.util.find_spec
+    monkeypatch.setattr(
+        fizzcheck.suite.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "fizzcheck.properties" else real_find_spec(name, *a),
+    )
     assert cli.main(["verify"]) == 2
     err = capsys.readouterr().err.strip()
     assert (
-        err == "fizzcheck: error: cannot find the property suite (properties/): run fizzcheck from a fizzcheck checkout"
+        err
+        == "fizzcheck: error: cannot find the suite fizzcheck.properties: reinstall fizzcheck (pip install fizzcheck)"
     )
+
+
+def test_every_pytest_command_names_the_suite_and_its_options():
+    argv = fizzcheck.suite.pytest_command(
+        fizzcheck.suite.PROPERTIES,
+        files=["test_ops.py"],
+        profile="ci",
+        device="cpu",
+        dtype="float32",
+        target="seed-raw",
+        workers=2,
+        results=Path("r.json"),
+        plugins=["fizzcheck.mutants.plugin"],
+        extra=["-k", "softmax"],
+    )
+    suite = fizzcheck.suite.suite_path(fizzcheck.suite.PROPERTIES)
+    assert argv == [
+        sys.executable, "-m", "pytest", str(suite / "test_ops.py"), "-q", "-p", "no:cacheprovider",
+        f"--rootdir={suite.parent}", "-p", "fizzcheck.mutants.plugin", "--hypothesis-profile=ci",
+        "--fizzcheck-device=cpu", "--fizzcheck-dtype=float32", "--fizzcheck-target=seed-raw",
+        "--fizzcheck-results=r.json", "-n", "2", "-k", "softmax",
+    ]  # fmt: skip
+    assert (suite / "test_ops.py").is_file()
+    assert fizzcheck.suite.pytest_command(fizzcheck.suite.PROPERTIES, workers=0)[4:] == [
+        "-q", "-p", "no:cacheprovider", f"--rootdir={suite.parent}"
+    ]  # fmt: skip
+
+
+def test_a_user_target_in_the_current_directory(tmp_path, monkeypatch):
+    package = tmp_path / "my_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mod.py").write_text("from fizzcheck.targets import Target\n\nclass MyTarget(Target):\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    result = _run("verify", "--profile", "dev", "--device", "cpu", "--dtype", "float64", "--target",
+                  "my_pkg.mod:MyTarget", "--", "-k", "test_sigmoid")  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "verdict: PASS" in result.stdout
+    assert {p.name for p in tmp_path.iterdir()} <= {".hypothesis", "my_pkg"}  # no empty .benchmarks/
 
 
 def test_verify_against_a_target_in_parallel(tmp_path):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+import fizzcheck.suite
 from fizzcheck.cli import app as cli
 
 SUITE = """
 import numpy as np
-import fizzcheck.bounds.ops as ftol
+from fizzcheck.check import assert_close
 from fizzcheck.plugin.reproduce import run_check
 
 def check_identity(x, *, shift):
-    ftol.assert_close(np.asarray(x) + shift, np.asarray(x), bound=1e-3, op="identity")
+    assert_close(np.asarray(x) + shift, np.asarray(x), bound=1e-3, op="identity")
 
 def test_identity(device, dtype):
     run_check(check_identity, x=np.arange(3.0), shift=SHIFT)
@@ -23,7 +24,12 @@ def test_identity(device, dtype):
 def suite(tmp_path, monkeypatch):
     directory = tmp_path / "checkout" / "properties"
     directory.mkdir(parents=True)
-    monkeypatch.setattr(cli, "property_suite", lambda: directory)
+    real_suite_path = fizzcheck.suite.suite_path
+    monkeypatch.setattr(
+        fizzcheck.suite,
+        "suite_path",
+        lambda package: directory if package == fizzcheck.suite.PROPERTIES else real_suite_path(package),
+    )
 
     def write(shift: float) -> None:
         (directory / "test_ops.py").write_text(SUITE.replace("SHIFT", repr(shift)))
@@ -62,3 +68,28 @@ def test_a_failing_property_gives_fail_and_exit_1_and_keeps_earlier_reports(suit
     assert (first / "summary.md").read_text() == before
     failed = next(r for r in reports if r != first)
     assert "check_identity(x=x, shift=shift)" in (failed / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "dtypes"),
+    [
+        (["--device", "tpu"], None),  # rejected by the command line
+        (["--target", "no_such_module_xyz:T"], None),  # rejected by the command line
+        (["--profile", "dev", "--device", "cpu"], "int8"),  # pytest stops before the suite writes results
+    ],
+)
+def test_a_failing_run_leaves_no_directory_behind(suite, tmp_path, monkeypatch, capfd, args, dtypes):
+    suite(0.0)
+    if dtypes:
+        monkeypatch.setenv("FIZZCHECK_DTYPES", dtypes)
+    monkeypatch.chdir(tmp_path)
+    out_dir = tmp_path / "new" / "reports"
+    try:
+        status = cli.main(["run", "--no-bench", *args, "--output-dir", str(out_dir)])
+    except SystemExit as exc:  # usage errors exit, as argparse's did
+        status = exc.code
+    captured = capfd.readouterr()
+    assert status == 2, captured.out[-2000:]
+    assert captured.err.strip().splitlines()[-1].startswith("fizzcheck"), captured.err
+    assert not (tmp_path / "new").exists()
+    assert not (tmp_path / ".benchmarks").exists()

@@ -1,45 +1,25 @@
-"""``fizzcheck report`` and ``fizzcheck compare``.
+"""``fizzcheck report`` and ``fizzcheck compare`` (also ``python -m fizzcheck.report``).
 
-:func:`register` adds both subcommands to fizzcheck's argparse subparsers; each sets
-``handler`` to a function ``(args) -> exit status``. Bad input raises a
-:class:`~fizzcheck.errors.FizzcheckError`, which ``fizzcheck.cli.app`` prints as one line
-(``fizzcheck: error: PATH: what is wrong``) with exit status 2. pandas is imported only
-when a command runs, so ``fizzcheck --help`` stays fast.
-
-``python -m fizzcheck.report`` runs the same two commands on their own.
+Bad input raises a :class:`~fizzcheck.errors.FizzcheckError`, which
+:func:`~fizzcheck.cli.invoke.run_command` prints as one line (``fizzcheck: error: PATH: what is
+wrong``) with exit status 2. pandas is imported only when a command runs, so ``--help``
+stays fast.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-__all__ = ["main", "register"]
+import click
 
-COMPARE_OK, COMPARE_REGRESSION, BAD_INPUT = 0, 1, 2
+from fizzcheck.cli.invoke import run_command
+from fizzcheck.cli.options import FiniteFloatRange
 
+__all__ = ["compare", "main", "report", "reports"]
 
-def _factor(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value > 1.0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"threshold {raw!r} is not a factor > 1 (e.g. 1.1 for 10 %)")
-    return value
-
-
-def _probability(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"alpha {raw!r} is not a probability between 0 and 1 (e.g. 0.01)")
-    return value
+COMPARE_OK, COMPARE_REGRESSION = 0, 1
 
 
 def _print_notes(notes: Sequence[str]) -> None:
@@ -47,88 +27,90 @@ def _print_notes(notes: Sequence[str]) -> None:
         print(f"fizzcheck: note: {note}", file=sys.stderr)
 
 
-def _report(args: argparse.Namespace) -> int:
-    from fizzcheck.report.load import load_results
-    from fizzcheck.report.render import build_report, save_report
+@click.command(short_help="turn property and benchmark result files into summary.md, index.html and CSV")
+@click.argument("results", nargs=-1, required=True, metavar="FILE_OR_DIR...")
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    metavar="DIR",
+    help="where the new report directory is created (default: reports/)",
+)
+@click.option(
+    "--baseline",
+    default=None,
+    metavar="IMPLEMENTATION",
+    help="implementation the speed-ups are relative to (default: numpy_reference)",
+)
+@click.option("--title", default=None, help="report title (default: fizzcheck report)")
+def report(results: tuple[str, ...], output_dir: Path, baseline: str | None, title: str | None) -> int:
+    """Read property and benchmark result files (JSON; directories are searched for *.json) from any
+    number of runs and machines, and write a new report directory: summary.md (verdict first; fits a
+    GitHub job summary), a self-contained index.html with plots, and CSV tables.
 
-    results = load_results(args.results)  # every file is validated before anything is written
-    _print_notes(results.notes)
-    report = build_report(results, baseline=args.baseline, title=args.title)
-    directory = save_report(report, args.output_dir)
-    print(f"fizzcheck: {report.verdict.headline}")
+    Exit status 2 on bad input, with nothing written.
+    """
+    from fizzcheck.report import build_report, save_report
+    from fizzcheck.report.load import load_results
+
+    loaded = load_results(list(results))  # every file is validated before anything is written
+    _print_notes(loaded.notes)
+    built = build_report(loaded, baseline=baseline, title=title)
+    directory = save_report(built, output_dir)
+    print(f"fizzcheck: {built.verdict.headline}")
     print(f"report: {directory / 'index.html'} (summary.md and CSV tables alongside)")
     return 0
 
 
-def _compare(args: argparse.Namespace) -> int:
+@click.command(short_help="compare benchmark runs B against A; exit 1 on a significant regression")
+@click.argument("a", type=click.Path(path_type=Path), metavar="A")
+@click.argument("b", type=click.Path(path_type=Path), metavar="B")
+@click.option(
+    "--threshold",
+    type=FiniteFloatRange(min=1.0, min_open=True),
+    default=1.1,
+    metavar="FACTOR",
+    help="flag when B/A is beyond this factor (default: 1.1, i.e. 10 %)",
+)
+@click.option(
+    "--alpha",
+    type=FiniteFloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
+    default=0.01,
+    help="significance level of the Mann-Whitney U test (default: 0.01)",
+)
+def compare(a: Path, b: Path, threshold: float, alpha: float) -> int:
+    """Compare the benchmarks in B (new results) against those in A (the baseline), case by case:
+    ratio of medians and a two-sided Mann-Whitney U test on the raw per-round times. A case is
+    flagged only when both agree. Prints Markdown. A and B are benchmark JSON files or directories.
+
+    Exit status: 0 no significant regression, 1 significant regression, 2 bad input.
+    """
     from fizzcheck.report.compare import compare_results, comparison_markdown
     from fizzcheck.report.load import load_results
 
-    a = load_results([args.a])
-    b = load_results([args.b])
-    _print_notes([*a.notes, *b.notes])
-    names = (str(args.a), str(args.b))
-    comparison = compare_results(a, b, threshold=args.threshold, alpha=args.alpha, names=names)
+    first, second = load_results([a]), load_results([b])
+    _print_notes([*first.notes, *second.notes])
+    names = (str(a), str(b))
+    comparison = compare_results(first, second, threshold=threshold, alpha=alpha, names=names)
     for warning in comparison.warnings:
         print(f"fizzcheck: warning: {warning}", file=sys.stderr)
     sys.stdout.write(comparison_markdown(comparison, names=names))
     return COMPARE_REGRESSION if len(comparison.regressions) else COMPARE_OK
 
 
-def register(commands: argparse._SubParsersAction[Any]) -> None:
-    """Add the ``report`` and ``compare`` subcommands to ``commands`` (from ``add_subparsers``)."""
-    report = commands.add_parser(
-        "report",
-        help="turn property and benchmark result files into summary.md, index.html and CSV",
-        description=(
-            "Read property and benchmark result files (JSON; directories are searched for *.json) from any number "
-            "of runs and machines, and write a new report directory: summary.md (verdict first; fits a GitHub job "
-            "summary), a self-contained index.html with plots, and CSV tables. Exit status 2 on bad input, "
-            "with nothing written."
-        ),
-    )
-    report.add_argument(
-        "results", nargs="+", metavar="FILE_OR_DIR", help="result files, or directories to search for *.json"
-    )
-    report.add_argument("--output-dir", type=Path, default=Path("reports"), metavar="DIR",
-                        help="where the new report directory is created (default: reports/)")  # fmt: skip
-    report.add_argument("--baseline", default=None, metavar="IMPLEMENTATION",
-                        help="implementation the speed-ups are relative to (default: numpy_reference)")  # fmt: skip
-    report.add_argument("--title", default=None, help="report title (default: fizzcheck report)")
-    report.set_defaults(handler=_report)
+@click.group(name="fizzcheck", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def reports(ctx: click.Context) -> int:
+    """fizzcheck reports and run comparison."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+    return 0
 
-    compare = commands.add_parser(
-        "compare",
-        help="compare benchmark runs B against A; exit 1 on a significant regression",
-        description=(
-            "Compare the benchmarks in B against those in A, case by case: ratio of medians and a two-sided "
-            "Mann-Whitney U test on the raw per-round times. A case is flagged only when both agree. Prints "
-            "Markdown. Exit status: 0 no significant regression, 1 significant regression, 2 bad input."
-        ),
-    )
-    compare.add_argument("a", type=Path, metavar="A", help="baseline results: a benchmark JSON file or a directory")
-    compare.add_argument("b", type=Path, metavar="B", help="new results: a benchmark JSON file or a directory")
-    compare.add_argument("--threshold", type=_factor, default=1.1, metavar="FACTOR",
-                         help="flag when B/A is beyond this factor (default: 1.1, i.e. 10 %%)")  # fmt: skip
-    compare.add_argument("--alpha", type=_probability, default=0.01,
-                         help="significance level of the Mann-Whitney U test (default: 0.01)")  # fmt: skip
-    compare.set_defaults(handler=_compare)
+
+reports.add_command(report)
+reports.add_command(compare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m fizzcheck.report``: the two commands without the rest of fizzcheck's CLI."""
-    from fizzcheck.cli.app import _Parser
-    from fizzcheck.errors import FizzcheckError
-
-    parser = _Parser(prog="fizzcheck", description="fizzcheck reports and run comparison")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    register(commands)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    try:
-        return int(args.handler(args))
-    except FizzcheckError as exc:
-        print(f"fizzcheck: error: {exc}", file=sys.stderr)
-        return BAD_INPUT
+    """``python -m fizzcheck.report report|compare ...``."""
+    return run_command(reports, argv, prog_name="fizzcheck", error_prefix="fizzcheck")

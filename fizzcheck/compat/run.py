@@ -31,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from fizzcheck.errors import FizzcheckError, InvalidArgument
-from fizzcheck.mutants.render import html_page, html_table, markdown_table, new_report_dir
+from fizzcheck.mutants.render import markdown_table, new_report_dir
+from fizzcheck.report.plots import format_seconds
+from fizzcheck.report.templating import Section, table_cells, workflow_html
+from fizzcheck.suite import PROPERTIES, checkout_root, pytest_command
 
 __all__ = [
     "DEFAULT_VERSIONS",
@@ -186,20 +189,7 @@ def run_version(
     """The property suite and the behaviour probe in ``env``; paths of what they wrote."""
     tag = f"torch-{env.version}"
     properties = directory / "properties" / f"properties-{tag}.json"
-    argv = [
-        str(env.python),
-        "-m",
-        "pytest",
-        str(root / "properties"),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        f"--rootdir={root}",
-        f"--hypothesis-profile={profile}",
-        f"--fizzcheck-results={properties}",
-    ]
-    if workers:
-        argv += ["-n", str(workers)]
+    argv = pytest_command(PROPERTIES, python=env.python, profile=profile, results=properties, workers=workers)
     record: dict[str, Any] = {"environment": env.describe()}
     env_vars = {**os.environ, "FIZZCHECK_REPRODUCER_DIR": str(directory / "reproducers" / tag)}
     record["properties_exit"], record["properties_s"] = _call(argv, cwd=root, log=log, timeout=timeout, env=env_vars)
@@ -365,6 +355,9 @@ def build_compat_diff(
 
 # --- rendering ---------------------------------------------------------------------------------
 
+_NO_BENCHMARKS = "Not run (--no-bench) or no benchmark results."
+_BENCH_KEY = ("case", "implementation", "device", "dtype", "size")
+
 
 def _fmt_ratio(value: Any) -> str:
     return "–" if value is None else f"{value:.3g}"
@@ -385,22 +378,35 @@ def _behaviour_cell(p: Mapping[str, Any] | None) -> str:
     return f"{kind}: {p['message']}"
 
 
-def _seconds(value: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value * 1e9:.3g} ns"
-
-
 def _bench_cells(row: Mapping[str, Any], versions: Sequence[str]) -> list[str]:
-    cells = [_seconds(row["median_s"][versions[0]])]
+    cells = [format_seconds(row["median_s"][versions[0]])]
     for v in versions[1:]:
         if v in row["ratio"]:
             flag = f" ({row['change'][v]})" if row["change"][v] else ""
-            cells.append(f"{_seconds(row['median_s'][v])} ×{row['ratio'][v]:.2f}{flag}")
+            cells.append(f"{format_seconds(row['median_s'][v])} ×{row['ratio'][v]:.2f}{flag}")
         else:
             cells.append("–")
     return cells
+
+
+def _property_rows(rows: Sequence[Mapping[str, Any]], versions: Sequence[str]) -> list[list[str]]:
+    return [[r["status"], r["nodeid"], *_property_cells(r, versions)] for r in rows]
+
+
+def _behaviour_rows(doc: Mapping[str, Any]) -> list[list[str]]:
+    versions = doc["versions"]
+    return [
+        [r["status"], r["behaviour"], *(_behaviour_cell(r["versions"][v]) for v in versions)] for r in doc["behaviours"]
+    ]
+
+
+def _bench_rows(doc: Mapping[str, Any]) -> list[list[str]]:
+    return [[*(r[key] for key in _BENCH_KEY), *_bench_cells(r, doc["versions"])] for r in doc["benchmarks"]]
+
+
+def _by_status(rows: Sequence[Mapping[str, Any]], versions: Sequence[str]) -> list[list[str]]:
+    """HTML classes of a status table: the status column and each version's cell take the row's status."""
+    return [[r["status"], "", *([r["status"]] * len(versions))] for r in rows]
 
 
 def _headline(doc: Mapping[str, Any]) -> list[str]:
@@ -439,15 +445,8 @@ def _size(size: int | None) -> str:
 
 
 def _bench_header(versions: Sequence[str]) -> list[str]:
-    return [
-        "case",
-        "implementation",
-        "device",
-        "dtype",
-        "size",
-        f"median {versions[0]}",
-        *(f"{v} (× of {versions[0]})" for v in versions[1:]),
-    ]
+    first = versions[0]
+    return [*_BENCH_KEY, f"median {first}", *(f"{v} (× of {first})" for v in versions[1:])]
 
 
 def compat_markdown(doc: Mapping[str, Any]) -> str:
@@ -457,18 +456,14 @@ def compat_markdown(doc: Mapping[str, Any]) -> str:
     differing = [r for r in doc["properties"] if r["status"] != "same"]
     lines += ["", "## Properties that differ", ""]
     if differing:
-        rows = [[r["status"], r["nodeid"], *_property_cells(r, versions)] for r in differing]
-        lines.append(markdown_table(["", "property", *versions], rows))
+        lines.append(markdown_table(["", "property", *versions], _property_rows(differing, versions)))
     else:
         lines.append(
             "None: every property has the same outcome, and max error / bound moved by at most "
             f"{RATIO_CHANGE}, in every version."
         )
     lines += ["", "## Documented behaviours (errors, warnings, values)", ""]
-    rows = [
-        [r["status"], r["behaviour"], *(_behaviour_cell(r["versions"][v]) for v in versions)] for r in doc["behaviours"]
-    ]
-    lines.append(markdown_table(["", "behaviour", *versions], rows))
+    lines.append(markdown_table(["", "behaviour", *versions], _behaviour_rows(doc)))
     lines += ["", "## Benchmarks (quick sweep)", ""]
     if doc["benchmarks"]:
         lines += [
@@ -477,51 +472,35 @@ def compat_markdown(doc: Mapping[str, Any]) -> str:
             "shared machine rerun before believing a large one.",
             "",
         ]
-        rows = [
-            [r["case"], r["implementation"], r["device"], r["dtype"], r["size"], *_bench_cells(r, versions)]
-            for r in doc["benchmarks"]
-        ]
-        lines.append(markdown_table(_bench_header(versions), rows))
+        lines.append(markdown_table(_bench_header(versions), _bench_rows(doc)))
     else:
-        lines.append("Not run (--no-bench) or no benchmark results.")
+        lines.append(_NO_BENCHMARKS)
     lines += ["", "## All properties", ""]
-    rows = [[r["status"], r["nodeid"], *_property_cells(r, versions)] for r in doc["properties"]]
-    lines += [markdown_table(["", "property", *(f"{v}: outcome, max error/bound" for v in versions)], rows), ""]
+    header = ["", "property", *(f"{v}: outcome, max error/bound" for v in versions)]
+    lines += [markdown_table(header, _property_rows(doc["properties"], versions)), ""]
     return "\n".join(lines)
 
 
 def compat_html(doc: Mapping[str, Any]) -> str:
-    import html
-
-    versions = doc["versions"]
-    body = ["<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _headline(doc)) + "</ul>"]
-    body.append("<h2>Properties</h2>")
-    rows = [[r["status"], r["nodeid"], *_property_cells(r, versions)] for r in doc["properties"]]
-    classes = [[r["status"], "", *([r["status"]] * len(versions))] for r in doc["properties"]]
-    titles = [
-        ["", "", *(((r["versions"].get(v) or {}).get("message") or "") for v in versions)] for r in doc["properties"]
+    """``index.html``: the headline, then properties, documented behaviours and benchmarks as tables."""
+    versions, properties, behaviours = doc["versions"], doc["properties"], doc["behaviours"]
+    messages = [["", "", *(((r["versions"].get(v) or {}).get("message") or "") for v in versions)] for r in properties]
+    changed = [[*[""] * 6, *("differs" if r["change"].get(v) else "" for v in versions[1:])] for r in doc["benchmarks"]]
+    rows = table_cells(_property_rows(properties, versions), classes=_by_status(properties, versions), titles=messages)
+    sections = [
+        Section("Properties", ["", "property", *versions], rows),
+        Section(
+            "Documented behaviours",
+            ["", "behaviour", *versions],
+            table_cells(_behaviour_rows(doc), classes=_by_status(behaviours, versions)),
+        ),
+        Section("Benchmarks (quick sweep)", _bench_header(versions), table_cells(_bench_rows(doc), classes=changed))
+        if doc["benchmarks"]
+        else Section("Benchmarks (quick sweep)", note=_NO_BENCHMARKS),
     ]
-    body.append(html_table(["", "property", *versions], rows, classes=classes, titles=titles))
-    body.append("<h2>Documented behaviours</h2>")
-    rows = [
-        [r["status"], r["behaviour"], *(_behaviour_cell(r["versions"][v]) for v in versions)] for r in doc["behaviours"]
-    ]
-    classes = [[r["status"], "", *([r["status"]] * len(versions))] for r in doc["behaviours"]]
-    body.append(html_table(["", "behaviour", *versions], rows, classes=classes))
-    body.append("<h2>Benchmarks (quick sweep)</h2>")
-    if doc["benchmarks"]:
-        rows = [
-            [r["case"], r["implementation"], r["device"], r["dtype"], r["size"], *_bench_cells(r, versions)]
-            for r in doc["benchmarks"]
-        ]
-        classes = [
-            ["", "", "", "", "", "", *("differs" if r["change"].get(v) else "" for v in versions[1:])]
-            for r in doc["benchmarks"]
-        ]
-        body.append(html_table(_bench_header(versions), rows, classes=classes))
-    else:
-        body.append("<p>Not run (--no-bench) or no benchmark results.</p>")
-    return html_page(f"fizzcheck compat — torch {' vs '.join(versions)}", "\n".join(body))
+    return workflow_html(
+        f"fizzcheck compat — torch {' vs '.join(versions)}", headline=_headline(doc), sections=sections
+    )
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -544,10 +523,9 @@ def run_compat(
     output_dir: Path = Path("reports"),
 ) -> tuple[dict[str, Any], Path]:
     """Run every version, write the report directory, return (document, directory)."""
-    from fizzcheck.cli.app import property_suite
     from fizzcheck.results.machine import machine_block, new_run_id
 
-    root = property_suite().parent
+    root = checkout_root()
     run_id = new_run_id()
     directory = new_report_dir(Path(output_dir), f"compat-{run_id}")
     for sub in ("properties", "behaviours", "logs"):
