@@ -101,21 +101,21 @@ def browser(session: nox.Session) -> None:
     """A generated index.html in headless Chromium (Debian's `chromium`): plots and tables render, no console errors."""
     _install(session)
     session.env.update(FIZZCHECK_REQUIRE_BROWSER="1", FIZZCHECK_BROWSER_ARTIFACTS=str(ROOT / "reports" / "browser"))
-    session.run("pytest", "tests/test_report_browser.py", "-s", *session.posargs)
+    session.run("pytest", "tests/report/test_report_browser.py", "-s", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def compare_power(session: nox.Session) -> None:
     """`fizzcheck compare` on real runs of this machine: a planted 20 % slowdown flagged, same code not."""
     _install(session)
-    session.run("pytest", "tests/test_compare.py", "-m", "timing", "-s", *session.posargs)
+    session.run("pytest", "tests/report/test_compare.py", "-m", "timing", "-s", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def install(session: nox.Session) -> None:
     """fizzcheck as a user installs it: a new venv, `pip install -c constraints.txt .`, the commands in an empty directory."""
     _install(session)
-    session.run("pytest", "tests/test_install.py", "-m", "venv", *session.posargs)
+    session.run("pytest", "tests/cli/test_install.py", "-m", "venv", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

@@ -30,7 +30,7 @@ from fizzcheck.mutants.run import (
     parse_names,
 )
 
-PROPERTIES = Path(__file__).resolve().parents[1] / "properties"
+PROPERTIES = Path(__file__).resolve().parents[2] / "properties"
 
 
 def _mode_stacks() -> tuple[int, int]:

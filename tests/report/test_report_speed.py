@@ -1,6 +1,6 @@
 """How long a report takes: 100 000 benchmark rows aggregated and rendered (target ≤ 5 s).
 
-``pytest tests/test_report_speed.py -s`` prints the figure; pytest-benchmark records it
+``pytest tests/report/test_report_speed.py -s`` prints the figure; pytest-benchmark records it
 (``--benchmark-json``). The assertion leaves a factor two for loaded shared machines: it guards
 against a slow-down by a large factor, the printed figure is the measurement.
 """

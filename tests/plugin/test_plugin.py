@@ -173,7 +173,7 @@ def test_a_seed_really_changes_the_examples_under_the_ci_profile(pytester):
 def _own_properties_example() -> str:
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "docs" / "own-properties.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "own-properties.md").read_text()
     return text.split("```python\n", 1)[1].split("```", 1)[0]
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from fizzcheck.suite import BENCHMARKS, PROPERTIES, SUITE_FILTERWARNINGS, suite_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "constraints.txt", "fizzcheck", "properties", "benchmarks")
 """What a build reads from the checkout (the rest is tests, docs and tooling)."""
 SUITE_DIRECTORIES = {"fizzcheck.properties": ROOT / "properties", "fizzcheck.benchmarks": ROOT / "benchmarks"}

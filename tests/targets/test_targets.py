@@ -20,7 +20,7 @@ from fizzcheck.plugin.reproduce import render
 from fizzcheck.targets import BUILTIN_TARGETS, Target, load_target
 from fizzcheck.targets.seed_raw import ManualSGD
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROPERTY_FILES = sorted((ROOT / "properties").glob("*.py"))
 FORBIDDEN = ("torch", "fizzcheck.targets.tensors")  # fizzcheck.targets.tensors is torch-side: go through target.tensor
 

@@ -14,7 +14,7 @@ import pytest
 
 from fizzcheck.suite import PROPERTIES, pytest_command
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SELECTION = ["-k", "sigmoid or mse or softmax_rejects"]
 VARIES = ("duration_s",)  # wall time is the only per-process quantity in a row
 

@@ -28,7 +28,7 @@ from fizzcheck.cli import bench as bench_cli
 from fizzcheck.errors import BoundExceeded, InvalidArgument
 from fizzcheck.results.schema import NOISY_IQR_OVER_MEDIAN
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SEED_CASES = {
     "matmul",
     "linear_forward",

@@ -34,7 +34,7 @@ from fizzcheck.reference import ops, tape
 from fizzcheck.strategies import graphs as gst
 from fizzcheck.targets import Target
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _positive(x: np.ndarray) -> np.ndarray:

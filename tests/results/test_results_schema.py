@@ -39,9 +39,9 @@ from fizzcheck.results.schema import (
 )
 from fizzcheck.results.validate import ResultFileError, parse_result_document, read_result_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "results-schema.md"
-SCHEMA_1_FILES = Path(__file__).parent / "data" / "results-schema-1"
+SCHEMA_1_FILES = Path(__file__).resolve().parents[1] / "data" / "results-schema-1"
 """Files written by fizzcheck before the schema was defined once (commit e4e2a44): they must still load."""
 
 PEAKS = {
