@@ -115,6 +115,7 @@ def test_random_graph_reverse_mode(target, device, dtype, data):
 
 
 @pytest.mark.dtypes(*gst.GRAPH_DTYPES)
+@pytest.mark.requires("torch_func_jvp", "forward_ad")  # it draws either variant (graphs.FORWARD_VARIANTS)
 @given(data=st.data())
 def test_random_graph_forward_mode(target, device, dtype, data):
     case = data.draw(gst.graphs(dtype=dtype), label="graph")

@@ -11,6 +11,13 @@ fused kernel). A target that replaces ``optim.SGD`` (``target.replaces("optim.SG
 checked through the ``foreach=False`` call only: ``foreach=True`` / ``fused=True`` and the
 known failures of torch's kernels are torch.optim.SGD's own, and skip with a reason.
 Every call into the framework goes through ``target`` (``--fizzcheck-target``).
+
+What the torch under test offers is asked, not assumed (:mod:`fizzcheck.history`): a check
+that needs fused SGD is marked ``requires("sgd_fused")`` and reports NOT AVAILABLE where the
+probe says this torch lacks it on the device, and a drawn check draws ``fused=True`` only where
+it is available. The two torch defects these properties find are registry entries
+(``known_defect``): KNOWN TORCH DEFECT where the probe finds the defect, a normal check where it
+does not. A documented message older releases word differently is ``behaviour_change``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from hypothesis import strategies as st
 
 from fizzcheck.bounds.training import SGDErrorBound
 from fizzcheck.check import assert_all_close
+from fizzcheck.history.capabilities import available
+from fizzcheck.history.defects import DEFECTS, state
 from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import optim as ref_optim
 from fizzcheck.strategies.training import FULL_PRECISIONS, sgd_hyper_parameters, sgd_problems
@@ -39,6 +48,21 @@ IMPLEMENTATIONS: dict[str, dict[str, bool]] = {
 
 PLAIN = "foreach=False"
 """The one-tensor-at-a-time call, also made to a target's replacement SGD (it takes torch's signature)."""
+
+NEEDS: dict[str, tuple[str, ...]] = {"fused=True": ("sgd_fused",)}
+"""Implementation → the capabilities (fizzcheck.history.capabilities) it needs."""
+
+FUSED = pytest.mark.requires("sgd_fused")
+LATE_FIRST_GRAD = "sgd-fused-late-first-grad"
+FOREACH_NESTEROV_GRAD = "sgd-foreach-nesterov-grad"
+
+
+def implementation_params() -> list[Any]:
+    """``IMPLEMENTATIONS`` as pytest params, each marked with the capabilities it needs."""
+    return [
+        pytest.param(name, marks=[pytest.mark.requires(*NEEDS[name])] if name in NEEDS else [])
+        for name in IMPLEMENTATIONS
+    ]
 
 
 def torch_sgd_only_reason(target: Target) -> str | None:
@@ -55,9 +79,18 @@ def skip_unless_torch_sgd(target: Target, implementation: str | None = None) -> 
         pytest.skip(reason)
 
 
-def implementations(target: Target) -> list[str]:
-    """The implementations a drawn check may use on ``target``: all of them, or ``PLAIN`` on a replacement SGD."""
-    return list(IMPLEMENTATIONS) if torch_sgd_only_reason(target) is None else [PLAIN]
+def implementations(target: Target, device: str) -> list[str]:
+    """The implementations a drawn check may use on ``target``: those this torch offers on ``device``
+    (probed), or ``PLAIN`` on a replacement SGD."""
+    if torch_sgd_only_reason(target) is not None:
+        return [PLAIN]
+    return [name for name in IMPLEMENTATIONS if all(available(need, device) for need in NEEDS.get(name, ()))]
+
+
+def avoid_late_first_grad(implementation: str, device: str) -> bool:
+    """Whether a fused trajectory must avoid the registered defect ``sgd-fused-late-first-grad``
+    (only where the probe finds it: a torch without it gets late first gradients drawn too)."""
+    return implementation == "fused=True" and state(DEFECTS[LATE_FIRST_GRAD], device) == "present"
 
 
 # --- what fused SGD can take ------------------------------------------------------------
@@ -68,8 +101,9 @@ def fused_compatible(has_grad: np.ndarray, groups: list[dict[str, Any]], default
 
     torch's fused SGD decides "first step" per group (all buffers still None) and fails
     with a TypeError when a parameter gets its first gradient after the others already
-    have buffers; ``test_fused_sgd_with_late_first_gradient`` records that as a known
-    failure, so trajectories for ``fused=True`` avoid that pattern.
+    have buffers: the registered defect ``sgd-fused-late-first-grad``, which
+    ``test_fused_sgd_with_late_first_gradient`` checks; where the probe finds it, trajectories
+    for ``fused=True`` avoid that pattern (:func:`avoid_late_first_grad`).
     """
     has_grad = has_grad.copy()
     for group in groups:
@@ -128,12 +162,12 @@ def check_sgd_trajectory(
 
 
 @pytest.mark.dtypes(*FULL_PRECISIONS)
-@pytest.mark.parametrize("implementation", list(IMPLEMENTATIONS))
+@pytest.mark.parametrize("implementation", implementation_params())
 @given(data=st.data())
 def test_sgd_trajectory(target, device, dtype, implementation, data):
     skip_unless_torch_sgd(target, implementation)
     problem = data.draw(sgd_problems(dtype=dtype), label="problem")
-    if implementation == "fused=True":
+    if avoid_late_first_grad(implementation, device):
         problem["has_grad"] = fused_compatible(problem["has_grad"], problem["groups"], problem["defaults"])
     run_check(check_sgd_trajectory, target=target, **problem, implementation=implementation, device=device, dtype=dtype)
 
@@ -163,9 +197,9 @@ def check_zero_lr_changes_nothing(
 @pytest.mark.dtypes(*FULL_PRECISIONS)
 @given(data=st.data())
 def test_zero_lr_changes_nothing(target, device, dtype, data):
-    implementation = data.draw(st.sampled_from(implementations(target)), label="implementation")
+    implementation = data.draw(st.sampled_from(implementations(target, device)), label="implementation")
     problem = data.draw(sgd_problems(dtype=dtype, lr=0.0), label="problem")
-    if implementation == "fused=True":
+    if avoid_late_first_grad(implementation, device):
         problem["has_grad"] = fused_compatible(problem["has_grad"], problem["groups"], problem["defaults"])
     run_check(
         check_zero_lr_changes_nothing,
@@ -221,7 +255,7 @@ def check_invalid_hyper_parameters_raise(target: Target, hyper, *, implementatio
 
 @given(data=st.data())
 def test_invalid_hyper_parameters_raise(target, device, data):
-    implementation = data.draw(st.sampled_from(implementations(target)), label="implementation")
+    implementation = data.draw(st.sampled_from(implementations(target, device)), label="implementation")
     hyper = data.draw(invalid_hyper_parameters(), label="hyper")
     run_check(
         check_invalid_hyper_parameters_raise, target=target, hyper=hyper, implementation=implementation, device=device
@@ -231,19 +265,27 @@ def test_invalid_hyper_parameters_raise(target, device, data):
 @pytest.mark.parametrize(
     ("options", "error", "message", "torch_sgd_only"),
     [
-        (
+        pytest.param(
             lambda target: {"fused": True, "foreach": True},
             RuntimeError,
             "`fused` and `foreach` cannot be `True` together",
             True,
+            marks=FUSED,
         ),
-        (
+        pytest.param(
             lambda target: {"fused": True, "differentiable": True},
             RuntimeError,
             "`fused` does not support `differentiable`",
             True,
+            marks=FUSED,
         ),
-        (lambda target: {"lr": target.torch.tensor([0.1, 0.2])}, ValueError, "Tensor lr must be 1-element", False),
+        pytest.param(
+            lambda target: {"lr": target.torch.tensor([0.1, 0.2])},
+            ValueError,
+            "Tensor lr must be 1-element",
+            False,
+            marks=pytest.mark.behaviour_change("sgd-tensor-lr-two-elements"),
+        ),
     ],
     ids=["fused-and-foreach", "fused-and-differentiable", "tensor-lr-with-two-elements"],
 )
@@ -263,27 +305,30 @@ def test_empty_parameter_list_raises_for_both(target):
         ref_optim.SGD([], lr=0.1)
 
 
+@FUSED
 def test_fused_rejects_non_floating_parameters(target, device):
-    """``fused=True`` documents floating-point parameters only; complex ones fail at step()."""
+    """``fused=True`` documents floating-point parameters only: a complex one is refused with a
+    RuntimeError before any update. Where it is refused is torch's choice (at construction in 2.4,
+    at the first step() since pytorch/pytorch#131153), so both sit inside ``pytest.raises``."""
     skip_unless_torch_sgd(target)
     param = target.torch.zeros(2, dtype=target.torch.complex64, device=device, requires_grad=True)
-    optimizer = target.optim.SGD([param], lr=0.1, fused=True)
     param.grad = target.torch.ones_like(param)
+
+    def construct_and_step() -> None:
+        target.optim.SGD([param], lr=0.1, fused=True).step()
+
     with pytest.raises(RuntimeError, match="floating point"):
-        optimizer.step()
+        construct_and_step()
+    assert target.torch.equal(param.detach(), target.torch.zeros_like(param)), "a refused step changed the parameter"
 
 
 # --- behaviours torch does not (yet) get right ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="torch's fused SGD treats a group's step as the first only when every buffer is None "
-    "(torch/optim/sgd.py _fused_sgd: is_first_step = all(t is None ...)); a parameter whose "
-    "first gradient arrives later hands None to torch._fused_sgd_",
-)
+@FUSED
+@pytest.mark.known_defect(LATE_FIRST_GRAD)
 def test_fused_sgd_with_late_first_gradient(target, device):
+    """A parameter whose first gradient arrives after the others' starts its buffer from that gradient."""
     skip_unless_torch_sgd(target)
     early = target.torch.ones(3, device=device, requires_grad=True)
     late = target.torch.ones(2, device=device, requires_grad=True)
@@ -302,15 +347,12 @@ _GRAD_KEPT = [
         nesterov,
         weight_decay,
         maximize,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="foreach SGD adds μ·buf into the caller's .grad in place when nesterov and neither "
-            "weight_decay nor maximize made a copy (torch/optim/sgd.py _multi_tensor_sgd: "
-            "torch._foreach_add_(device_grads, bufs, alpha=momentum))",
-        ),
+        # foreach SGD adds μ·buf into the caller's .grad in place when nesterov and neither
+        # weight_decay nor maximize made a copy (the registry entry has the torch source line)
+        marks=pytest.mark.known_defect(FOREACH_NESTEROV_GRAD),
     )
     if impl == "foreach=True" and nesterov and weight_decay == 0 and not maximize
-    else pytest.param(impl, nesterov, weight_decay, maximize)
+    else pytest.param(impl, nesterov, weight_decay, maximize, marks=FUSED if impl == "fused=True" else ())
     for impl in IMPLEMENTATIONS
     for nesterov in (False, True)
     for weight_decay in (0.0, 0.1)

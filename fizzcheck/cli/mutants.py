@@ -77,10 +77,12 @@ def run_faults(
 
 @click.command(
     "compat",
-    short_help="the property suite, documented behaviours and quick benchmarks against several torch versions",
+    short_help="the property suite, documented behaviours and quick benchmarks against any list of torch releases",
 )
 @click.option(
-    "--versions", help="comma-separated torch versions (default: $FIZZCHECK_COMPAT_VERSIONS or 2.13.0,2.14.1)"
+    "--versions",
+    help="comma-separated torch releases, e.g. 2.4.1,2.13.0,2.14.1 (default: $FIZZCHECK_COMPAT_VERSIONS, "
+    "else the release constraints.txt pins and the newest known)",
 )
 @click.option(
     "--venv-dir", default=".nox/compat-venvs", help="where the per-version venvs live (default: .nox/compat-venvs)"
@@ -108,13 +110,18 @@ def compat(
     timeout: float,
     output_dir: str,
 ) -> int:
-    """For each torch version, reuse or build an environment (the current interpreter if it has that
-    torch, else a venv under --venv-dir), run the property suite, the documented-behaviour probe and
-    the quick benchmarks, and write a behaviour-diff report under a new reports/compat-<run id>/.
-    """
-    from fizzcheck.compat.run import DEFAULT_VERSIONS, exit_status, parse_versions, print_summary, run_compat
+    """For each torch release, reuse or build an environment (the current interpreter if it has that
+    torch, else a cached venv under --venv-dir with the numpy that torch works with), run the property
+    suite, the documented-behaviour probe and the quick benchmarks, and write a behaviour-diff report
+    (each property x release: PASS, FAIL, KNOWN DEFECT, NOT AVAILABLE, BEHAVIOUR CHANGED, SKIPPED; the
+    first release of each difference) under a new reports/compat-<run id>/.
 
-    chosen = parse_versions(versions or os.environ.get("FIZZCHECK_COMPAT_VERSIONS") or DEFAULT_VERSIONS)
+    Exit 0 when every release produced results (differences are findings); 1 when one did not;
+    2 on bad input (an unknown release, a venv whose python does not run), before anything runs.
+    """
+    from fizzcheck.compat.run import default_versions, exit_status, parse_versions, print_summary, run_compat
+
+    chosen = parse_versions(versions or os.environ.get("FIZZCHECK_COMPAT_VERSIONS") or default_versions())
     doc, directory = run_compat(
         versions=chosen,
         venv_dir=Path(venv_dir),

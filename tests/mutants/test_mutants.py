@@ -1,4 +1,4 @@
-"""fizzcheck.mutants: the catalogue's witnesses, the plugin, the kill matrix and the compat diff.
+"""fizzcheck.mutants: the catalogue's witnesses, the plugin and the kill matrix (compat: tests/compat/).
 
 Fast by design: nothing here runs the property suite (``fizzcheck mutants run`` does).
 """
@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from fizzcheck.cli.mutants import main as mutants_main
-from fizzcheck.compat import run as compat
 from fizzcheck.errors import InvalidArgument
 from fizzcheck.mutants import catalogue as cat
 from fizzcheck.mutants.faults import optimizer
@@ -314,7 +313,6 @@ def test_parse_names():
     [
         (["run", "--faults", "tf32"], "unknown tf32"),
         (["run", "--jobs", "0"], "'--jobs': 0 is not in the range x>=1"),
-        (["compat", "--versions", "2.13.0"], "give at least two different torch versions"),
         (["list", "--", "-k", "x"], "list: error: Got unexpected extra arguments (-k x)"),
         (["explode"], "No such command 'explode'"),
     ],
@@ -328,94 +326,3 @@ def test_cli_bad_input_is_one_line(capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
-
-
-# --- compat diff on synthetic inputs ------------------------------------------------------------
-
-
-@pytest.mark.parametrize("raw", ["2.13.0,2.14.1", "2.13.0, 2.14.1,2.15.0rc1", "2.13.0+cpu,2.14.1"])
-def test_parse_versions_accepts(raw):
-    assert compat.parse_versions(raw) == [v.strip() for v in raw.split(",")]
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        ("", "at least two"),
-        ("2.13.0", "at least two"),
-        ("2.13.0,2.13.0", "at least two"),
-        ("2.13.0,latest", "'latest' is not a torch version"),
-        ("2.13.0,2.14.1;rm", "is not a torch version"),
-    ],
-)
-def test_parse_versions_rejects(raw, message):
-    with pytest.raises(InvalidArgument, match=message):
-        compat.parse_versions(raw)
-
-
-def _properties(*rows: tuple[str, str, float | None]) -> dict:
-    return {"properties": [{"nodeid": n, "outcome": o, "max_error_ratio": r, "message": None} for n, o, r in rows]}
-
-
-def test_compat_diff_from_synthetic_inputs():
-    versions = ["2.13.0", "2.14.1"]
-    properties = {
-        "2.13.0": _properties(
-            ("p::same", "passed", 0.5),
-            ("p::ratio", "passed", 0.2),
-            ("p::outcome", "passed", 0.9),
-            ("p::gone", "passed", 0.1),
-        ),
-        "2.14.1": _properties(("p::same", "passed", 0.55), ("p::ratio", "passed", 0.6), ("p::outcome", "failed", 1.3)),
-    }
-    same = {"outcome": "raised", "type": "ValueError", "message": "Invalid learning rate: -0.1"}
-    behaviours = {
-        "2.13.0": {
-            "behaviours": {"lr": same, "mse": {"outcome": "warned", "type": "UserWarning", "message": "old <text>"}}
-        },
-        "2.14.1": {
-            "behaviours": {"lr": same, "mse": {"outcome": "warned", "type": "UserWarning", "message": "new text"}}
-        },
-    }
-    bench = [
-        {
-            "case": "matmul",
-            "implementation": "torch_raw",
-            "device": "cpu",
-            "dtype": "float32",
-            "size": "seed",
-            "median_s": {"2.13.0": 1e-5, "2.14.1": 2e-5},
-            "ratio": {"2.14.1": 2.0},
-            "p_value": {"2.14.1": 1e-6},
-            "change": {"2.14.1": "regression"},
-        },
-        {
-            "case": "matmul",
-            "implementation": "numpy_reference",
-            "device": "cpu",
-            "dtype": "float64",
-            "size": "seed",
-            "median_s": {"2.13.0": 1e-4, "2.14.1": 0.8e-4},
-            "ratio": {"2.14.1": 0.8},
-            "p_value": {"2.14.1": 1e-3},
-            "change": {"2.14.1": "improvement"},
-        },
-    ]
-    doc = compat.build_compat_diff(versions, properties, behaviours, bench)
-    status = {r["nodeid"]: r["status"] for r in doc["properties"]}
-    assert status == {"p::gone": "differs", "p::outcome": "differs", "p::ratio": "changed", "p::same": "same"}
-    assert doc["summary"]["behaviour_differences"] == ["mse"]
-    assert doc["summary"]["benchmark_changes"] == 2
-    assert doc["summary"]["benchmark_noise_floor"] == 1.25  # the numpy reference moved by 1 / 0.8
-    assert doc["summary"]["benchmark_changes_beyond_noise"] == ["matmul/torch_raw/cpu/float32/seed"]
-    doc.update(run_id="R", wall_s=1.0, profile="ci", environments=[])
-    markdown = compat.compat_markdown(doc)
-    assert "| differs | p::outcome | passed 0.9 | failed 1.3 |" in markdown
-    assert "20 µs ×2.00 (regression)" in markdown
-    page = compat.compat_html(doc)
-    assert "old &lt;text&gt;" in page
-    assert "<text>" not in page
-
-
-def test_benchmark_diff_needs_two_versions():
-    assert compat.benchmark_diff({"2.13.0": None, "2.14.1": None}) == []
