@@ -14,7 +14,7 @@ import torch
 
 from fizzcheck.targets.tensors import torch_dtype
 
-__all__ = ["measure_peaks", "time_best"]
+__all__ = ["apply_run_peaks", "measure_peaks", "time_best"]
 
 MATMUL_SIDES = {"quick": (256, 512, 1024), "full": (256, 512, 1024, 2048)}
 """The peak is the best rate over these square sizes: BLAS libraries reach their best rate at
@@ -71,5 +71,43 @@ def measure_peaks(devices: tuple[str, ...], *, mode: str = "quick") -> dict[str,
             "matmul_gflops": {dtype: round(rate, 3) for dtype, (rate, _) in rates.items()},
             "matmul_side": {dtype: side for dtype, (_, side) in rates.items()},
             "copy_gbps": round(_copy_gbps(device, COPY_BYTES[mode] if device == "cpu" else 2**30), 3),
+        }
+    return peaks
+
+
+def apply_run_peaks(
+    start: dict[str, Any] | None, end: dict[str, Any] | None, rows: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The run's peaks: per device (and dtype) the best sustained rate seen in the run — the
+    matmul and copy peaks measured at the start and re-measured at the end, and every row's
+    rate at its median. No row can then exceed 100 %; ``measured_matmul_gflops`` and
+    ``measured_copy_gbps`` keep the micro-benchmarks' best so a row above them is flagged
+    (``above_measured_peak``)."""
+    if start is None:
+        return None
+    peaks: dict[str, Any] = {}
+    for device, first in start.items():
+        last = (end or {}).get(device, first)
+        flops = {
+            dtype: max(rate, last.get("matmul_gflops", {}).get(dtype, 0.0))
+            for dtype, rate in first["matmul_gflops"].items()
+        }
+        copy = max(first["copy_gbps"], last.get("copy_gbps", 0.0))
+        best_flops, best_copy = dict(flops), copy
+        for row in rows:
+            extra, median = row["extra_info"], float(row["stats"]["median"])
+            if extra.get("device") != device or median <= 0:
+                continue
+            if extra.get("dtype") in best_flops and extra.get("flops"):
+                best_flops[extra["dtype"]] = max(best_flops[extra["dtype"]], extra["flops"] / median / 1e9)
+            if extra.get("bytes"):
+                best_copy = max(best_copy, extra["bytes"] / median / 1e9)
+        peaks[device] = {
+            "matmul_gflops": {dtype: round(rate, 3) for dtype, rate in best_flops.items()},
+            "matmul_side": first.get("matmul_side"),
+            "copy_gbps": round(best_copy, 3),
+            "measured_matmul_gflops": {dtype: round(rate, 3) for dtype, rate in flops.items()},
+            "measured_copy_gbps": round(copy, 3),
+            "end_matmul_gflops": last.get("matmul_gflops"),
         }
     return peaks

@@ -38,11 +38,24 @@ __all__ = [
     "use_target",
 ]
 
-IMPLEMENTATIONS = ("numpy_reference", "torch_raw", "torch_nn", "torch_compile", "target")
-"""Every way of computing a case, from the hand-written numpy reference to torch.compile, and
-``target``: the nn path through the selected ``--fizzcheck-target``."""
+IMPLEMENTATIONS = (
+    "numpy_reference",
+    "torch_raw",
+    "torch_nn",
+    "torch_compile",
+    "target",
+    "torch_for_loop",
+    "torch_foreach",
+    "torch_fused",
+)
+"""Every way of computing a case, from the hand-written numpy reference to torch.compile,
+``target``: the nn path through the selected ``--fizzcheck-target``, and the SGD step's three
+torch paths (for-loop, foreach, fused)."""
 
-QUICK_DTYPES = ("float32", "float64")
+QUICK_DTYPES = ("float32",)
+"""The quick sweep times torch in float32 only (the numpy reference is float64 anyway): checking
+and timing both dtypes at three sizes per case took 9.6 min on a busy 2-core machine; the full
+sweep has every dtype."""
 
 Arrays = dict[str, np.ndarray]
 
@@ -58,7 +71,8 @@ class Size:
     label: str
     params: dict[str, int]
     quick: bool = True
-    """Part of the ``quick`` sweep (the seed's size and one where BLAS starts to matter)."""
+    """Part of the ``quick`` sweep (at least three sizes per case, from the seed's, so scaling
+    plots show a trend)."""
 
 
 @dataclass

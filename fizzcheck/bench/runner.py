@@ -82,7 +82,8 @@ def extra_info(params: CaseParams, prepared: Prepared, ratios: dict[str, float],
 
 
 def derived_metrics(extra: dict[str, Any], stats: dict[str, Any], peaks: dict[str, Any] | None) -> dict[str, Any]:
-    """Achieved GFLOP/s and GB/s from the median, % of the measured peaks, and the noise flag
+    """Achieved GFLOP/s and GB/s from the median, % of the run's peaks (flagged
+    ``above_measured_peak`` where the row beat the peak micro-benchmarks), and the noise flag
     (:class:`~fizzcheck.results.schema.BenchmarkMetrics`, added to ``extra_info`` after timing)."""
     median = float(stats["median"])
     iqr = float(stats["iqr"])
@@ -92,6 +93,14 @@ def derived_metrics(extra: dict[str, Any], stats: dict[str, Any], peaks: dict[st
     peak_flops = device_peaks.get("matmul_gflops", {}).get(extra["dtype"])
     peak_bw = device_peaks.get("copy_gbps")
     spread = iqr / median if median > 0 else None
+    measured_flops = device_peaks.get("measured_matmul_gflops", {}).get(extra["dtype"])
+    measured_bw = device_peaks.get("measured_copy_gbps")
+    above = None
+    if measured_flops or measured_bw:
+        above = bool(
+            (gflops is not None and measured_flops and gflops > measured_flops)
+            or (gbps is not None and measured_bw and gbps > measured_bw)
+        )
     metrics = BenchmarkMetrics(
         median_s=median,
         gflops=gflops,
@@ -100,5 +109,6 @@ def derived_metrics(extra: dict[str, Any], stats: dict[str, Any], peaks: dict[st
         pct_peak_bandwidth=100.0 * gbps / peak_bw if gbps is not None and peak_bw else None,
         iqr_over_median=spread,
         noisy=bool(spread is not None and is_noisy(spread, median)),
+        above_measured_peak=above,
     )
     return dataclasses.asdict(metrics)

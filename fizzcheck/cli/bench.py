@@ -15,15 +15,16 @@ from fizzcheck.suite import BENCHMARKS, pytest_command
 __all__ = ["COMMON", "MODES", "bench", "bench_command"]
 
 MODES: dict[str, list[str]] = {
-    # every case × implementation × device at the seed's size and one BLAS-sized point
-    "quick": ["--bench-mode=quick", "--benchmark-max-time=0.25", "--benchmark-min-rounds=15"],
+    # every case × implementation × device at three sizes from the seed's, float32 (+ the float64
+    # numpy reference); per benchmark about 0.15 s of interleaved rounds, at least 10 rounds
+    "quick": ["--bench-mode=quick", "--benchmark-max-time=0.15", "--benchmark-min-rounds=10"],
     # the whole size sweep, every dtype, longer timing
     "full": ["--bench-mode=full", "--benchmark-max-time=1.0", "--benchmark-min-rounds=25"],
 }
 COMMON = [
+    # fizzcheck's interleaved loop (fizzcheck.bench.timing) warms up, calibrates and turns the
+    # garbage collector off itself; pytest-benchmark keeps the samples and writes the JSON
     "--benchmark-disable-gc",
-    "--benchmark-warmup=on",
-    "--benchmark-warmup-iterations=1000",
     "--benchmark-save-data",
 ]
 
@@ -35,11 +36,13 @@ def bench_command(
     threads: int | None = None,
     target: str | None = None,
     extra: Sequence[str] = (),
+    run_id: str | None = None,
 ) -> tuple[list[str], Path]:
-    """The pytest command line for a benchmark run and the new JSON file it writes."""
+    """The pytest command line for a benchmark run and the new JSON file it writes (``run_id``: the
+    id of the run it belongs to, e.g. ``fizzcheck run``'s; default a new one)."""
     from fizzcheck.results.machine import new_run_id
 
-    output = output_dir.resolve() / f"benchmarks-{new_run_id()}.json"
+    output = output_dir.resolve() / f"benchmarks-{run_id or new_run_id()}.json"
     if output.exists():  # run ids are unique; never overwrite even if the clock repeats
         raise FizzcheckError(f"{output} exists; fizzcheck never overwrites results")
     options = [*MODES[mode], *COMMON, f"--benchmark-json={output}"]

@@ -80,8 +80,10 @@ def report(results: tuple[str, ...], output_dir: Path, baseline: str | None, tit
 )
 def compare(a: Path, b: Path, threshold: float, alpha: float) -> int:
     """Compare the benchmarks in B (new results) against those in A (the baseline), case by case:
-    ratio of medians and a two-sided Mann-Whitney U test on the raw per-round times. A case is
-    flagged only when both agree. Prints Markdown. A and B are benchmark JSON files or directories.
+    B / A of the per-round times' lower quartile with a bootstrap confidence interval at 1 - ALPHA.
+    When A or B was busy, ratios are divided by the machine factor and a change is called only when
+    the whole interval lies beyond THRESHOLD; cases with too little evidence are listed as
+    inconclusive. Prints Markdown. A and B are benchmark JSON files or directories.
 
     Exit status: 0 no significant regression, 1 significant regression, 2 bad input.
     """

@@ -1,12 +1,21 @@
-"""Compare two sets of benchmark runs, case by case: what got significantly slower or faster.
+"""Compare two sets of benchmark runs, case by case, with their noise: what got slower or faster,
+and what a busy machine leaves undecided.
 
-Like asv, a change is flagged only when two tests agree: the ratio of medians is beyond a
-factor (``threshold``) *and* a two-sided Mann–Whitney U test on the raw per-round times
-(``stats.data``; pytest-benchmark's ``--benchmark-save-data``) gives ``p < alpha``. The
-ratio alone would flag noise on a busy machine; the test alone would flag tiny, real but
-irrelevant shifts.
+Per case the compared location is a low quantile of the per-round times
+(:data:`fizzcheck.report.stats.COMPARE_QUANTILE`: preemption only ever slows a round), and
+:func:`fizzcheck.report.stats.ratio_ci` gives ``B / A`` with a seeded bootstrap confidence
+interval at level ``1 − alpha``. A case is
 
-The test is :func:`fizzcheck.report.stats.mann_whitney_u` (``scipy.stats.mannwhitneyu``).
+* a **regression** when the ratio exceeds ``threshold`` and its interval lies above 1, an
+  **improvement** symmetrically — on a quiet machine;
+* when A or B was **busy** (``machine_info.fizzcheck.busy``), ratios are first divided by the
+  *machine factor* (the median ratio over all compared cases: a load that slows the whole run
+  slows every case), and a change is called only when the whole interval lies beyond
+  ``threshold``. A ratio beyond ``threshold`` with less evidence is **inconclusive**: listed,
+  never called a change.
+
+Mann–Whitney U p-values (:func:`fizzcheck.report.stats.mann_whitney_u`) are kept in the table
+for reference.
 """
 
 from __future__ import annotations
@@ -22,13 +31,14 @@ from fizzcheck.errors import FizzcheckError, InvalidArgument
 from fizzcheck.report.load import Results, samples_array
 from fizzcheck.report.markdown import md_code, md_text
 from fizzcheck.report.plots import format_seconds
-from fizzcheck.report.stats import mann_whitney_u
+from fizzcheck.report.stats import COMPARE_QUANTILE, mann_whitney_u, ratio_ci
 
 __all__ = [
     "COMPARE_KEY",
     "DEFAULT_ALPHA",
     "DEFAULT_THRESHOLD",
     "MACHINE_FIELDS",
+    "MIN_ROUNDS",
     "Comparison",
     "compare_results",
     "comparison_markdown",
@@ -38,6 +48,13 @@ __all__ = [
 COMPARE_KEY = ["case", "implementation", "device", "dtype", "size"]
 DEFAULT_THRESHOLD = 1.1
 DEFAULT_ALPHA = 0.01
+MIN_ROUNDS = 10
+"""Fewest rounds a side needs for a call: the percentile bootstrap of a quartile from fewer
+values is unreliable (with 5 rounds the lower quartile is the second-fastest round, and the
+resamples take only a handful of values). Seen on this machine at load 12: pairs of 5-round
+rows of the same code gave intervals excluding 1 for 3 of 24 cases."""
+MIN_CASES_FOR_FACTOR = 5
+"""The machine factor is a median over cases: with fewer, one changed case would move it."""
 MACHINE_FIELDS = ("machine_id", "cpu_model", "gpu_name", "torch_version")
 """Machine metadata whose difference between A and B earns a warning."""
 
@@ -48,8 +65,9 @@ class Comparison:
 
     ``table``: one row per case × implementation × device × dtype × size (× machine where
     both sides ran on the same machines) found in both, with ``median_a``, ``median_b``,
-    ``ratio`` (B / A: > 1 is slower), ``p_value``, ``n_a``, ``n_b`` and ``change``
-    ("regression", "improvement" or "").
+    ``ratio`` (B / A of the compared location, divided by ``machine_factor`` when busy: > 1 is
+    slower), ``ci_low``, ``ci_high``, ``p_value``, ``n_a``, ``n_b`` and ``change``
+    ("regression", "improvement", "inconclusive" or "").
     """
 
     table: pd.DataFrame
@@ -58,6 +76,12 @@ class Comparison:
     only_a: int
     only_b: int
     warnings: list[str] = field(default_factory=list)
+    busy: bool = False
+    machine_factor: float = 1.0
+
+    @property
+    def inconclusive(self) -> pd.DataFrame:
+        return self.table[self.table["change"] == "inconclusive"].sort_values("ratio", ascending=False)
 
     @property
     def regressions(self) -> pd.DataFrame:
@@ -90,8 +114,9 @@ def _pooled(speed: pd.DataFrame, key: list[str]) -> pd.DataFrame:
             median = float(np.median(samples))
         else:  # no raw samples saved: the median of the runs' medians
             median = float(np.median(speed["median_s"].to_numpy()[positions]))
-        rows.append((*group, median, samples, len(positions)))
-    return pd.DataFrame(rows, columns=[*key, "median", "samples", "runs"])
+        busy = "busy" in speed and bool(speed["busy"].iloc[positions].eq(True).any())  # None / NaN: not busy
+        rows.append((*group, median, samples, len(positions), busy))
+    return pd.DataFrame(rows, columns=[*key, "median", "samples", "runs", "busy"])
 
 
 def compare_results(
@@ -131,40 +156,78 @@ def compare_results(
         warnings.append(
             f"{names[0]} and {names[1]} have no benchmark in common ({', '.join(key)}): nothing was compared"
         )
-    p_values, n_a, n_b = [], [], []
-    for samples_a, samples_b in zip(both["samples_a"], both["samples_b"], strict=True):
-        p_values.append(mann_whitney_u(samples_a, samples_b)[1] if len(samples_a) and len(samples_b) else float("nan"))
+    busy = bool(both["busy_a"].any() or both["busy_b"].any()) if len(both) else False
+    p_values, n_a, n_b, ratios, lows, highs = [], [], [], [], [], []
+    for samples_a, samples_b, med_a, med_b in zip(
+        both["samples_a"], both["samples_b"], both["median_a"], both["median_b"], strict=True
+    ):
+        if len(samples_a) and len(samples_b):
+            ratio, low, high = ratio_ci(samples_a, samples_b, level=1.0 - alpha)
+            p_values.append(mann_whitney_u(samples_a, samples_b)[1])
+        else:  # no raw samples: the ratio of medians, no interval, never flagged
+            ratio, low, high = med_b / med_a, float("nan"), float("nan")
+            p_values.append(float("nan"))
+        ratios.append(ratio)
+        lows.append(low)
+        highs.append(high)
         n_a.append(len(samples_a))
         n_b.append(len(samples_b))
-    table = both.drop(columns=["samples_a", "samples_b"])
-    table["ratio"] = table["median_b"] / table["median_a"]
+    table = both.drop(columns=["samples_a", "samples_b", "busy_a", "busy_b"])
+    ratio_arr, low_arr, high_arr = (np.asarray(v, dtype=float) for v in (ratios, lows, highs))
+    factor = 1.0
+    if busy:
+        if len(ratio_arr) >= MIN_CASES_FOR_FACTOR:
+            factor = float(np.nanmedian(ratio_arr))
+            warnings.append(
+                f"a busy run: ratios are divided by the machine factor {factor:.3f} (median B / A over "
+                f"{len(ratio_arr)} cases), so a change that slows every case alike is not detected"
+            )
+        else:
+            warnings.append(
+                f"a busy run with only {len(ratio_arr)} case(s) in common: no machine factor "
+                f"(needs {MIN_CASES_FOR_FACTOR}); ratios include the load"
+            )
+    table["ratio"], table["ci_low"], table["ci_high"] = ratio_arr / factor, low_arr / factor, high_arr / factor
     table["p_value"] = np.asarray(p_values, dtype=float)
     table["n_a"], table["n_b"] = n_a, n_b
-    significant = table["p_value"] < alpha
-    change = np.select(
-        [significant & (table["ratio"] > threshold), significant & (table["ratio"] < 1.0 / threshold)],
-        ["regression", "improvement"],
+    slower, faster = table["ratio"] > threshold, table["ratio"] < 1.0 / threshold
+    if busy:  # the whole interval beyond the threshold, or no call
+        sure_slower, sure_faster = table["ci_low"] > threshold, table["ci_high"] < 1.0 / threshold
+    else:  # beyond the threshold, and the interval excludes "no change"
+        sure_slower, sure_faster = slower & (table["ci_low"] > 1.0), faster & (table["ci_high"] < 1.0)
+    has_ci = table["ci_low"].notna() & (table["n_a"] >= MIN_ROUNDS) & (table["n_b"] >= MIN_ROUNDS)
+    table["change"] = np.select(
+        [has_ci & sure_slower, has_ci & sure_faster, has_ci & (slower | faster) & busy],
+        ["regression", "improvement", "inconclusive"],
         default="",
     )
-    table["change"] = change
-    without_samples = int(table["p_value"].isna().sum())
+    few = int((table["ci_low"].notna() & ~has_ci).sum())
+    if few:
+        warnings.append(f"{few} case(s) have fewer than {MIN_ROUNDS} rounds on one side: never called a change")
+    without_samples = int(table["ci_low"].isna().sum())
     if without_samples:
         warnings.append(
             f"{without_samples} case(s) have no raw samples on one side (run pytest-benchmark with --benchmark-save-data): "
             "they are compared by their medians only and never flagged"
         )
-    return Comparison(table, threshold, alpha, only_a, only_b, warnings)
+    return Comparison(table, threshold, alpha, only_a, only_b, warnings, busy, factor)
 
 
 def _change_table(rows: pd.DataFrame, with_machine: bool) -> list[str]:
-    header = [*COMPARE_KEY, *(["machine"] if with_machine else []), "median A", "median B", "B / A", "p"]
+    header = [*COMPARE_KEY, *(["machine"] if with_machine else []), "median A", "median B", "B / A", "CI", "p"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     records: Iterator[Any] = iter(rows.itertuples(index=False))
     for row in records:
         cells = [md_code(getattr(row, name)) for name in COMPARE_KEY]
         if with_machine:
             cells.append(md_code(row.machine_id))
-        cells += [format_seconds(row.median_a), format_seconds(row.median_b), f"{row.ratio:.3f}", f"{row.p_value:.2g}"]
+        cells += [
+            format_seconds(row.median_a),
+            format_seconds(row.median_b),
+            f"{row.ratio:.3f}",
+            f"{row.ci_low:.3f} – {row.ci_high:.3f}",
+            f"{row.p_value:.2g}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -172,19 +235,36 @@ def _change_table(rows: pd.DataFrame, with_machine: bool) -> list[str]:
 def comparison_markdown(comparison: Comparison, *, names: tuple[str, str] = ("A", "B")) -> str:
     """The comparison as Markdown: a headline, then tables of regressions and improvements."""
     regressions, improvements = comparison.regressions, comparison.improvements
+    inconclusive = comparison.inconclusive
     table = comparison.table
     verdict = "REGRESSION" if len(regressions) else "OK"
+    level = f"{100 * (1 - comparison.alpha):g} %"
     out = [
         f"## fizzcheck compare: {verdict} — {len(regressions)} significant regression(s), "
-        f"{len(improvements)} improvement(s) in {len(table)} case(s)",
+        f"{len(improvements)} improvement(s), {len(inconclusive)} inconclusive in {len(table)} case(s)",
         "",
-        f"B = {md_text(names[1])} against A = {md_text(names[0])}; flagged when B / A > {comparison.threshold:g} "
-        f"(or < 1/{comparison.threshold:g}) and the Mann–Whitney U test gives p < {comparison.alpha:g}.",
+    ]
+    if comparison.busy:
+        out += [
+            f"**Busy machine:** A or B ran while other processes used the CPU. Ratios are divided by the "
+            f"machine factor {comparison.machine_factor:.3f}, and a change is called only when its whole "
+            f"{level} interval lies beyond {comparison.threshold:g}; {len(inconclusive)} case(s) had too "
+            "little evidence to call either way (listed as inconclusive).",
+            "",
+        ]
+    out += [
+        f"B = {md_text(names[1])} against A = {md_text(names[0])}; B / A of the per-round times' "
+        f"{100 * COMPARE_QUANTILE:g}th percentile with its {level} bootstrap interval (CI); flagged when "
+        f"B / A > {comparison.threshold:g} (or < 1/{comparison.threshold:g}) and the interval "
+        + ("lies beyond that too." if comparison.busy else "excludes 1.")
     ]
     if comparison.only_a or comparison.only_b:
         out.append(f"Not compared: {comparison.only_a} case(s) only in A, {comparison.only_b} only in B.")
     with_machine = "machine_id" in table.columns
-    for title, rows in (("Regressions (B slower)", regressions), ("Improvements (B faster)", improvements)):
+    sections = [("Regressions (B slower)", regressions), ("Improvements (B faster)", improvements)]
+    if len(inconclusive):
+        sections.append(("Inconclusive (too little evidence on a busy machine)", inconclusive))
+    for title, rows in sections:
         out += ["", f"### {title}", ""]
         out += _change_table(rows, with_machine) if len(rows) else ["none"]
     if len(table):

@@ -41,6 +41,9 @@ class Line:
     dash: int = 0
     tips: Sequence[str] = field(default_factory=tuple)
     joined: bool = True
+    low: Sequence[float] = field(default_factory=tuple)
+    """Optional per-point lower and upper ends of an interval (the 95 % CI), drawn as error bars."""
+    high: Sequence[float] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -185,12 +188,13 @@ def line_plot(
     """A log-log plot (log-y over categories when ``x_categories`` is given) as an SVG string."""
     xs = [v for line in lines_ for v in line.x]
     ys = [v for line in lines_ for v in line.y]
+    span = [v for line in lines_ for v in (*line.y, *line.low, *line.high)]  # the y axis shows the CIs too
     x_axis: _LogAxis | _CategoryAxis = (
         _CategoryAxis(x_categories, LEFT + 10, WIDTH - RIGHT - 10)
         if x_categories is not None
         else _LogAxis(xs, LEFT, WIDTH - RIGHT)
     )
-    y_axis = _LogAxis(ys, HEIGHT - BOTTOM, TOP)
+    y_axis = _LogAxis(span, HEIGHT - BOTTOM, TOP)
     points = sum(1 for x, y in zip(xs, ys, strict=True) if _plottable(x, y, x_categories is None))
     out = _svg_open(title, "line", points)
     _axes(out, x_axis, y_axis, x_label, y_label, x_format, y_format)
@@ -209,6 +213,14 @@ def line_plot(
         if line.joined and len(coords) > 1:
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _ in coords)
             out.append(f'<polyline points="{path}" fill="none" stroke="{stroke}" stroke-width="2"{style}/>')
+        if line.low and line.high:
+            for x, y, low, high in zip(line.x, line.y, line.low, line.high, strict=True):
+                if _plottable(x, y, x_categories is None) and _plottable(x, low, False) and _plottable(x, high, False):
+                    px = x_axis(x)
+                    out.append(
+                        f'<line class="ci" x1="{px:.1f}" x2="{px:.1f}" y1="{y_axis(low):.1f}" y2="{y_axis(high):.1f}" '
+                        f'stroke="{stroke}" stroke-width="1"/>'
+                    )
         for px, py, tip in coords:
             hint = f"<title>{escape(tip)}</title>" if tip else ""
             out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{stroke}">{hint}</circle>')

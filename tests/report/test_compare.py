@@ -170,7 +170,7 @@ def test_markdown_lists_regressions_then_improvements(tmp_path):
     b = load_results([_runs(tmp_path, "b", seed=2, slowdown={"matmul/torch_nn": 1.3, "matmul/torch_raw": 0.7})])
     text = comparison_markdown(compare_results(a, b), names=("main", "pr-42"))
     assert text.startswith(
-        "## fizzcheck compare: REGRESSION — 8 significant regression(s), 8 improvement(s) in 64 case(s)\n"
+        "## fizzcheck compare: REGRESSION — 8 significant regression(s), 8 improvement(s), 0 inconclusive in 64 case(s)\n"
     )
     assert (
         text.index("### Regressions")
@@ -272,5 +272,144 @@ def test_no_case_in_common_is_warned_about(tmp_path):
         "A and B have no benchmark in common (case, implementation, device, dtype, size): nothing was compared"
     ]
     assert comparison_markdown(comparison).startswith(
-        "## fizzcheck compare: OK — 0 significant regression(s), 0 improvement(s) in 0 case(s)"
+        "## fizzcheck compare: OK — 0 significant regression(s), 0 improvement(s), 0 inconclusive in 0 case(s)"
     )
+
+
+# --- busy machines --------------------------------------------------------------------
+
+
+def _busy(results, rng, *, hit: float, slowdown: dict[str, float] | None = None, machine: float = 1.0):
+    """``results`` as if measured while another process competed: a fraction ``hit`` of the
+    rounds is preempted (2× – 20× slower), every round is ``machine`` × slower, and the rows
+    of the ``case/implementation`` keys in ``slowdown`` run that much slower; the rows say busy."""
+    import dataclasses
+
+    speed = results.speed.copy()
+    new_samples = []
+    for case, implementation, samples in zip(speed["case"], speed["implementation"], speed["samples"], strict=True):
+        values = np.asarray(samples, dtype=float) * machine * (slowdown or {}).get(f"{case}/{implementation}", 1.0)
+        preempted = rng.random(len(values)) < hit
+        values[preempted] *= rng.uniform(2.0, 20.0, preempted.sum())
+        new_samples.append(values.tolist())
+    speed["samples"] = new_samples
+    speed["median_s"] = [float(np.median(v)) for v in new_samples]
+    speed["busy"] = True
+    return dataclasses.replace(results, speed=speed)
+
+
+def test_busy_runs_of_the_same_code_report_no_change_even_when_the_whole_run_is_slower(tmp_path):
+    """Up to 40 % of the rounds preempted and B's machine 30 % slower overall: no case is called."""
+    base = load_results([_runs(tmp_path, "a", seed=1)])
+    other = load_results([_runs(tmp_path, "b", seed=2)])
+    rng = np.random.default_rng(7)
+    comparison = compare_results(_busy(base, rng, hit=0.4), _busy(other, rng, hit=0.4, machine=1.3))
+    assert comparison.busy
+    assert comparison.machine_factor == pytest.approx(1.3, rel=0.05)
+    assert comparison.regressions.empty
+    assert comparison.improvements.empty
+    text = comparison_markdown(comparison)
+    assert "**Busy machine:**" in text
+    assert any("machine factor" in warning for warning in comparison.warnings)
+
+
+def test_busy_runs_still_flag_a_planted_20_percent_slowdown_of_one_case(tmp_path):
+    base = load_results([_runs(tmp_path, "a", seed=1)])
+    other = load_results([_runs(tmp_path, "b", seed=2)])
+    rng = np.random.default_rng(8)
+    planted = {"matmul/torch_nn": 1.2}
+    comparison = compare_results(_busy(base, rng, hit=0.3), _busy(other, rng, hit=0.3, slowdown=planted))
+    regressions = comparison.regressions
+    assert set(zip(regressions["case"], regressions["implementation"], strict=True)) == {("matmul", "torch_nn")}
+    # 15 rounds a row, 30 % of them preempted: a single row's 99 % interval does not always
+    # clear 1.1, so not every one of the 8 rows (dtypes × sizes) is called — most must be
+    assert len(regressions) > 2 * 4 / 2
+
+
+def test_a_busy_run_with_too_little_evidence_says_so_instead_of_calling_a_change(tmp_path):
+    """A 12 % slowdown with 30 % of the rounds preempted: beyond the 10 % threshold, but the
+    99 % interval reaches below it, so the busy comparison lists it instead of calling it."""
+    base = load_results([_runs(tmp_path, "a", seed=1)])
+    other = load_results([_runs(tmp_path, "b", seed=2)])
+    rng = np.random.default_rng(9)
+    planted = {"matmul/torch_nn": 1.12}
+    comparison = compare_results(_busy(base, rng, hit=0.3), _busy(other, rng, hit=0.3, slowdown=planted))
+    assert comparison.regressions.empty
+    assert len(comparison.inconclusive) > 0
+    assert "Inconclusive (too little evidence on a busy machine)" in comparison_markdown(comparison)
+
+
+# --- the power study on this machine ---------------------------------------------------
+
+POWER_PAIRS = int(__import__("os").environ.get("FIZZCHECK_POWER_PAIRS", "3"))
+POWER_SELECTION = "seed or n128 or n256"
+POWER_CASES = "(matmul or sigmoid or mse) and not forward_backward"
+"""A reduced sweep (matmul, sigmoid, mse forward at their three quick sizes, every
+implementation and dtype: about 30 rows, 20–40 s each under load) so several pairs fit."""
+PLANTED_CASE = "sigmoid"
+
+
+def _bench(directory, env):
+    from pathlib import Path
+
+    argv = [
+        sys.executable,
+        "-m",
+        "fizzcheck",
+        "bench",
+        "quick",
+        "--output-dir",
+        str(directory),
+        "--",
+        "-k",
+        POWER_CASES,
+        "-q",
+    ]
+    import resource
+    import time
+
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parents[2])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(f"{directory.name}: wall {time.perf_counter() - start:.0f} s, CPU {cpu:.0f} s")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return load_results([directory])
+
+
+@pytest.mark.timing
+def test_compare_false_alarms_and_power_with_a_core_kept_busy(tmp_path):
+    """``POWER_PAIRS`` times: three reduced sweeps (base, same code, ``PLANTED_CASE`` 20 %
+    slower through FIZZCHECK_BENCH_PLANT_SLOWDOWN) while ``python3 -c "while True: pass"``
+    keeps a core busy. Prints the false-alarm rate (changes called between runs of the same
+    code, and on the unplanted rows of the slowed runs) and the power (planted rows flagged)."""
+    import os
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+        false_alarms = compared = planted = detected = 0
+        for pair in range(POWER_PAIRS):
+            base = _bench(tmp_path / f"base{pair}", env)
+            same = _bench(tmp_path / f"same{pair}", env)
+            slow = _bench(tmp_path / f"slow{pair}", {**env, "FIZZCHECK_BENCH_PLANT_SLOWDOWN": PLANTED_CASE})
+            for b, label in ((same, "same"), (slow, "slow")):
+                comparison = compare_results(base, b)
+                print(f"pair {pair} {label}: busy={comparison.busy} factor={comparison.machine_factor:.3f}")
+                print(comparison_markdown(comparison))
+                table = comparison.table
+                is_planted = (table["case"] == PLANTED_CASE) if label == "slow" else np.zeros(len(table), bool)
+                called = table["change"].isin(["regression", "improvement"])
+                false_alarms += int((called & ~is_planted).sum())
+                compared += int((~is_planted).sum())
+                planted += int(is_planted.sum())
+                detected += int((table["change"] == "regression")[is_planted].sum())
+    finally:
+        busy.kill()
+        busy.wait()
+    print(
+        f"POWER STUDY ({POWER_PAIRS} pairs, one core busy): false alarms {false_alarms}/{compared} "
+        f"= {false_alarms / compared:.1%}; planted 20 % slowdown flagged {detected}/{planted} = {detected / planted:.1%}"
+    )
+    assert false_alarms <= 0.01 * compared, "more than 1 % of unchanged rows called a change"
+    assert detected >= 0.8 * planted, "the planted 20 % slowdown was missed in more than 1 row in 5"

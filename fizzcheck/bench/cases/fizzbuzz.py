@@ -204,6 +204,7 @@ register(
         description="one training step of the seed's net: forward, MSE, backward, SGD update",
         sizes=(
             Size("seed", {"first": 101, "rows": 64, "hidden": 100}),
+            Size("n300", {"first": 101, "rows": 128, "hidden": 300}),
             Size("n1000", {"first": 101, "rows": 256, "hidden": 1000}),
             Size("n4000", {"first": 101, "rows": 900, "hidden": 4000}, quick=False),
         ),
@@ -224,6 +225,7 @@ register(
         description="one epoch over 101..1023 in batches of 64, as the chapter trains",
         sizes=(
             Size("seed", {"first": 101, "rows": 923, "hidden": 100}),
+            Size("n300", {"first": 101, "rows": 923, "hidden": 300}),
             Size("n1000", {"first": 101, "rows": 923, "hidden": 1000}),
         ),
         make_inputs=_inputs,

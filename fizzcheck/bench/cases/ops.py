@@ -31,7 +31,7 @@ from fizzcheck.bench.registry import (
 from fizzcheck.reference import ops as ref
 from fizzcheck.targets import Target
 
-__all__ = ["EAGER", "compiled", "on_device", "synchronized"]
+__all__ = ["EAGER", "builders", "compiled", "on_device", "synchronized", "uniform"]
 
 EAGER = Target()
 """torch eager: what the ``torch_nn`` implementations spell their calls through. The ``target``
@@ -43,8 +43,10 @@ NnPath = Callable[[dict[str, torch.Tensor], str, str, Target], Callable[[], dict
 REFERENCE_ONLY: dict[str, Any] = {"devices": ("cpu",), "dtypes": ("float64",), "quick_dtypes": ("float64",)}
 """The numpy reference always computes in float64 on the host."""
 
-COMPILE_QUICK: dict[str, Any] = {"quick_dtypes": ("float32",), "quick_sizes": ("seed",)}
-"""torch.compile takes seconds per graph: the quick sweep compiles once per case."""
+COMPILE_QUICK: dict[str, Any] = {"quick_dtypes": ()}
+"""torch.compile takes seconds per graph and size (tens of seconds with a core busy): the quick
+sweep cannot compile every case at three sizes within its 5 minutes, so torch.compile is
+benchmarked by the full sweep only."""
 
 
 # --- shared plumbing ------------------------------------------------------------------
@@ -163,6 +165,11 @@ def _builders(
     return tuple(impls)
 
 
+builders = _builders
+"""The numpy / raw / nn / compile / target implementations of a case (for the other case modules)."""
+uniform = _uniform
+
+
 def _linear_module(t: dict[str, torch.Tensor], device: str, dtype: str, api: Target) -> nn.Module:
     out_f, in_f = t["weight"].shape
     module = api.nn.Linear(in_f, out_f, device=device, dtype=api.dtype(dtype))
@@ -175,19 +182,27 @@ def _linear_module(t: dict[str, torch.Tensor], device: str, dtype: str, api: Tar
 # --- matmul ---------------------------------------------------------------------------
 
 
+MATMUL_SIZES = (
+    Size("seed", {"m": 64, "k": 10, "n": 100}),
+    Size("n128", {"m": 128, "k": 128, "n": 128}),
+    Size("n256", {"m": 256, "k": 256, "n": 256}),
+    Size("n1024", {"m": 1024, "k": 1024, "n": 1024}, quick=False),
+)
+
+
 def _matmul_inputs(p: dict[str, int], rng: np.random.Generator) -> Arrays:
-    return {"a": _uniform(rng, p["m"], p["k"]), "b": _uniform(rng, p["k"], p["n"])}
+    return {
+        "a": _uniform(rng, p["m"], p["k"]),
+        "b": _uniform(rng, p["k"], p["n"]),
+        "g": _uniform(rng, p["m"], p["n"]),
+    }
 
 
 register(
     Case(
         name="matmul",
         description="C = A B, the manual matmul of the seed chapter",
-        sizes=(
-            Size("seed", {"m": 64, "k": 10, "n": 100}),
-            Size("n256", {"m": 256, "k": 256, "n": 256}),
-            Size("n1024", {"m": 1024, "k": 1024, "n": 1024}, quick=False),
-        ),
+        sizes=MATMUL_SIZES,
         make_inputs=_matmul_inputs,
         reference=lambda x: {"out": ref.matmul(x["a"], x["b"])},
         bounds=lambda x, dtype: {"out": ftol.matmul_bound(x["a"], x["b"], dtype=dtype)},
@@ -205,10 +220,49 @@ register(
 )
 
 
+def _matmul_fb_reference(x: Arrays) -> Arrays:
+    ga, gb = ref.matmul_vjp(x["a"], x["b"], x["g"])
+    return {"out": ref.matmul(x["a"], x["b"]), "grad_a": ga, "grad_b": gb}
+
+
+def _matmul_fb_bounds(x: Arrays, dtype: str) -> Arrays:
+    ba, bb = ftol.matmul_vjp_bound(x["a"], x["b"], x["g"], dtype=dtype)
+    return {"out": ftol.matmul_bound(x["a"], x["b"], dtype=dtype), "grad_a": ba, "grad_b": bb}
+
+
+def _matmul_fb(t: dict[str, torch.Tensor], api: Any = torch) -> dict[str, Any]:
+    out = api.matmul(t["a"], t["b"])
+    ga, gb = torch.autograd.grad(out, [t["a"], t["b"]], t["g"])
+    return {"out": out, "grad_a": ga, "grad_b": gb}
+
+
+register(
+    Case(
+        name="matmul_forward_backward",
+        description="C = A B and the gradients of ⟨g, C⟩ w.r.t. A and B",
+        sizes=MATMUL_SIZES,
+        make_inputs=_matmul_inputs,
+        reference=_matmul_fb_reference,
+        bounds=_matmul_fb_bounds,
+        flops=lambda p: 6 * p["m"] * p["k"] * p["n"],
+        bytes_moved=lambda p, s: 2 * (p["m"] * p["k"] + p["k"] * p["n"] + p["m"] * p["n"]) * s,
+        implementations=_builders(
+            reference=_matmul_fb_reference,
+            raw=_matmul_fb,
+            nn_path=None,
+            grad=("a", "b"),
+            no_grad=False,
+            target_path=lambda t, device, dtype, api: lambda: _matmul_fb(t, api.torch),
+        ),
+    )
+)
+
+
 # --- linear ---------------------------------------------------------------------------
 
 LINEAR_SIZES = (
     Size("seed", {"batch": 64, "in_features": 10, "out_features": 100}),
+    Size("n128", {"batch": 128, "in_features": 128, "out_features": 128}),
     Size("n256", {"batch": 256, "in_features": 256, "out_features": 256}),
     Size("n1024", {"batch": 1024, "in_features": 1024, "out_features": 1024}, quick=False),
 )
@@ -234,7 +288,7 @@ def _linear_bytes(p: dict[str, int], s: int) -> int:
 
 register(
     Case(
-        name="linear_forward",
+        name="linear",
         description="y = x Wᵀ + b (inference)",
         sizes=LINEAR_SIZES,
         make_inputs=_linear_inputs,
@@ -314,6 +368,7 @@ register(
 
 LOSS_SIZES = (
     Size("seed", {"batch": 64, "classes": 4}),
+    Size("n128", {"batch": 128, "classes": 128}),
     Size("n256", {"batch": 256, "classes": 256}),
     Size("n1024", {"batch": 1024, "classes": 1024}, quick=False),
 )
@@ -349,6 +404,28 @@ def _mse_nn(t: dict[str, torch.Tensor], device: str, dtype: str, api: Target) ->
 
     return step
 
+
+register(
+    Case(
+        name="mse",
+        description="mean((x − t)²) (inference)",
+        sizes=LOSS_SIZES,
+        make_inputs=_mse_inputs,
+        reference=lambda x: {"loss": ref.mse(x["x"], x["target"])},
+        bounds=lambda x, dtype: {"loss": ftol.mse_bound(x["x"], x["target"], dtype=dtype)},
+        flops=lambda p: 3 * p["batch"] * p["classes"],
+        bytes_moved=lambda p, s: 2 * p["batch"] * p["classes"] * s,
+        implementations=_builders(
+            reference=lambda x: {"loss": ref.mse(x["x"], x["target"])},
+            raw=lambda t: {"loss": ((t["x"] - t["target"]) ** 2).mean()},
+            nn_path=lambda t, device, dtype, api: (lambda c: lambda: {"loss": c(t["x"], t["target"])})(
+                api.nn.MSELoss()
+            ),
+            grad=(),
+            no_grad=True,
+        ),
+    )
+)
 
 register(
     Case(
@@ -401,7 +478,7 @@ def _ce_nn(t: dict[str, torch.Tensor], device: str, dtype: str, api: Target) -> 
 
 register(
     Case(
-        name="softmax_cross_entropy_forward_backward",
+        name="cross_entropy_forward_backward",
         description="cross-entropy of softmax(logits) with class targets, and its gradient",
         sizes=LOSS_SIZES,
         make_inputs=_ce_inputs,
@@ -411,6 +488,27 @@ register(
         bytes_moved=lambda p, s: 2 * p["batch"] * p["classes"] * s + 8 * p["batch"],
         implementations=_builders(
             reference=_ce_reference, raw=_ce_raw, nn_path=_ce_nn, grad=("logits",), no_grad=False
+        ),
+    )
+)
+
+
+register(
+    Case(
+        name="cross_entropy",
+        description="cross-entropy of softmax(logits) with class targets (inference)",
+        sizes=LOSS_SIZES,
+        make_inputs=_ce_inputs,
+        reference=lambda x: {"loss": ref.cross_entropy(x["logits"], x["target"])},
+        bounds=lambda x, dtype: {"loss": ftol.cross_entropy_bound(x["logits"], x["target"], dtype=dtype)},
+        flops=lambda p: 5 * p["batch"] * p["classes"],
+        bytes_moved=lambda p, s: p["batch"] * p["classes"] * s + 8 * p["batch"],
+        implementations=_builders(
+            reference=lambda x: {"loss": ref.cross_entropy(x["logits"], x["target"])},
+            raw=lambda t: {"loss": -torch.log_softmax(t["logits"], dim=1).gather(1, t["target"][:, None]).mean()},
+            nn_path=lambda t, device, dtype, api: lambda: {"loss": api.F.cross_entropy(t["logits"], t["target"])},
+            grad=(),
+            no_grad=True,
         ),
     )
 )
