@@ -3,11 +3,21 @@
 torch is pinned through constraints.txt (torch==2.13.0, the CPU build); set
 FIZZCHECK_TORCH=2.14.1 (any version pip can install) to run a session against another torch.
 Install torch with pip, not uv: uv ignores the locally provided wheel.
+
+torch is installed once per checkout: every session that needs it runs in one shared virtual
+environment, `.nox/fizzcheck` (`.nox/fizzcheck-torch-<version>` under FIZZCHECK_TORCH), built by
+the first such session and reused while constraints.txt and pyproject.toml stay the same.
+`lint` needs only ruff and gets its own small venv; `verify_here` uses no venv at all: it
+verifies the torch of the environment nox runs in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
@@ -32,8 +42,43 @@ def _constraints(session: nox.Session) -> str:
     return str(path)
 
 
+SHARED_EXTRAS = "dev"
+"""What the shared environment holds besides fizzcheck and torch: pytest-xdist, ruff, mypy (and pandas-stubs)."""
+
+
+def _shared_venv(session: nox.Session) -> Path:
+    """The one environment with torch that every torch session shares; built or updated here."""
+    override = os.environ.get("FIZZCHECK_TORCH")
+    venv = ROOT / ".nox" / (f"fizzcheck-torch-{override}" if override else "fizzcheck")
+    python = venv / "bin" / "python"
+    constraints = _constraints(session)
+    stamp = venv / ".fizzcheck-installed"
+    wanted = hashlib.sha256(
+        b"".join(Path(p).read_bytes() for p in (constraints, ROOT / "pyproject.toml")) + SHARED_EXTRAS.encode()
+    ).hexdigest()
+    if not python.exists():
+        session.log(f"creating the shared environment {venv} (torch is installed once per checkout)")
+        session.run(sys.executable, "-m", "venv", str(venv), external=True)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        session.run(*pip, "-c", constraints, "-e", f".[{SHARED_EXTRAS}]", "pandas-stubs", external=True)
+        stamp.write_text(wanted)
+    else:
+        session.log(f"reusing {venv}")
+    return venv
+
+
 def _install(session: nox.Session, *extras: str) -> None:
-    session.install("-c", _constraints(session), "-e", f".[{','.join(extras)}]" if extras else ".")
+    """Put the shared torch environment first on PATH for this session (extras: all are in it)."""
+    venv = _shared_venv(session)
+    session.env["VIRTUAL_ENV"] = str(venv)
+    session.env["PATH"] = os.pathsep.join([str(venv / "bin"), os.environ.get("PATH", "")])
+
+
+def _run(session: nox.Session, *args: str) -> None:
+    """Run a command of the shared environment (`pytest`, `fizzcheck`, `python`, `mypy`)."""
+    venv = Path(session.env["VIRTUAL_ENV"])
+    session.run(str(venv / "bin" / args[0]), *args[1:], external=True)
 
 
 def _workers(session: nox.Session) -> list[str]:
@@ -46,7 +91,7 @@ def _workers(session: nox.Session) -> list[str]:
     return ["-n", raw]
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="none")
 def tests(session: nox.Session) -> None:
     """fizzcheck's own tests plus the whole property suite at the `ci` Hypothesis profile.
 
@@ -55,93 +100,133 @@ def tests(session: nox.Session) -> None:
     """
     _install(session, "parallel")
     session.env.setdefault("FIZZCHECK_PROFILE", "ci")
-    session.run("pytest", "tests", "properties", "-m", "not timing and not venv", *_workers(session), *session.posargs)
+    _run(
+        session, "pytest", "tests", "properties", "-m", "not timing and not venv", *_workers(session), *session.posargs
+    )
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="none")
 def targets(session: nox.Session) -> None:
     """The property suite against the seed-raw target (torch eager runs in `tests`); the
     torch.compile target's op properties and known differences are checked in `tests`."""
     _install(session, "parallel")
     session.env.setdefault("FIZZCHECK_PROFILE", "ci")
-    session.run("pytest", "properties", "--fizzcheck-target=seed-raw", *_workers(session), *session.posargs)
+    _run(session, "pytest", "properties", "--fizzcheck-target=seed-raw", *_workers(session), *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, venv_backend="none", default=False)
 def run(session: nox.Session) -> None:
-    """The main job: property suite + quick benchmarks + report; prints the verdict and the report's path."""
+    """`fizzcheck run`: property suite + quick benchmarks + one report, with the verdict and the report's path."""
     _install(session)
-    session.run("fizzcheck", "run", *session.posargs)
+    _run(session, "fizzcheck", "run", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, venv_backend="none", default=False)
 def train(session: nox.Session) -> None:
     """Train the seed's FizzBuzz net with torch and the numpy reference side by side."""
     _install(session)
-    session.run("fizzcheck", "train", *session.posargs)
+    _run(session, "fizzcheck", "train", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, venv_backend="none", default=False)
 def verify(session: nox.Session) -> None:
-    """The main job: run the property suite against torch and print the verification verdict."""
+    """`fizzcheck verify` in the shared environment (pinned torch): the property suite only, with the verdict."""
     _install(session, "parallel")
     workers = _workers(session)
-    session.run("fizzcheck", "verify", *(["--workers", workers[1]] if workers else []), *session.posargs)
+    _run(session, "fizzcheck", "verify", *(["--workers", workers[1]] if workers else []), *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, venv_backend="none", default=False)
+def verify_here(session: nox.Session) -> None:
+    """`fizzcheck verify` against the torch of your active environment (`python3` on PATH): no venv, no torch installed."""
+    python = shutil.which("python3") or sys.executable  # the environment nox was started from (its PATH)
+    check = "import torch; print(f'verifying torch {torch.__version__} at {torch.__file__}')"
+    session.run(python, "-c", check, external=True)
+    if subprocess.run([python, "-c", "import fizzcheck.cli"], capture_output=True).returncode != 0:
+        # pip keeps the installed torch: it satisfies fizzcheck's torch>=2.0
+        session.run(python, "-m", "pip", "install", "-q", "-e", ".[parallel]", external=True)
+    session.run(python, "-m", "fizzcheck", "verify", *session.posargs, external=True)
+
+
+@nox.session(python=PYTHON, venv_backend="none", default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks: `nox -s bench -- quick` (≤ 5 min) or `-- full`; a new JSON under reports/bench/."""
     _install(session)
-    session.run("fizzcheck", "bench", *(session.posargs or ["quick"]))
+    _run(session, "fizzcheck", "bench", *(session.posargs or ["quick"]))
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="none")
 def browser(session: nox.Session) -> None:
     """A generated index.html in headless Chromium (Debian's `chromium`): plots and tables render, no console errors."""
+    if not any(
+        shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+    ):
+        session.error("the browser session needs headless Chromium: apt-get install -y chromium (.ci/run installs it)")
     _install(session)
     session.env.update(FIZZCHECK_REQUIRE_BROWSER="1", FIZZCHECK_BROWSER_ARTIFACTS=str(ROOT / "reports" / "browser"))
-    session.run("pytest", "tests/report/test_report_browser.py", "-s", *session.posargs)
+    _run(session, "pytest", "tests/report/test_report_browser.py", "-s", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, venv_backend="none", default=False)
 def compare_power(session: nox.Session) -> None:
-    """`fizzcheck compare` on real runs of this machine: a planted 20 % slowdown flagged, same code not."""
+    """The timing-dependent checks (marker `timing`): `fizzcheck compare`'s false-alarm rate and power over
+    real run pairs with a core kept busy, the timing loop against torch.utils.benchmark, the report's 100k rows."""
     _install(session)
-    session.run("pytest", "tests/report/test_compare.py", "-m", "timing", "-s", *session.posargs)
+    timing_tests = ["tests/report/test_compare.py", "tests/bench/test_bench.py", "tests/report/test_report_speed.py"]
+    _run(session, "pytest", *timing_tests, "-m", "timing", "-s", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, venv_backend="none", default=False)
 def install(session: nox.Session) -> None:
     """fizzcheck as a user installs it: a new venv, `pip install -c constraints.txt .`, the commands in an empty directory."""
     _install(session)
-    session.run("pytest", "tests/cli/test_install.py", "-m", "venv", *session.posargs)
+    _run(session, "pytest", "tests/cli/test_install.py", "-m", "venv", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, venv_backend="none", default=False)
 def mutants(session: nox.Session) -> None:
     """fizzcheck's power: plant each catalogued fault into torch, run its properties, write the kill matrix."""
     _install(session)
-    session.run("python", "-m", "fizzcheck.mutants", "run", *session.posargs)
+    _run(session, "python", "-m", "fizzcheck.mutants", "run", *session.posargs)
 
 
-@nox.session(python=PYTHON, default=False)
+@nox.session(python=PYTHON, venv_backend="none", default=False)
 def compat(session: nox.Session) -> None:
-    """Property suite, documented behaviours and quick benchmarks across torch versions (default 2.13.0,2.14.1)."""
+    """Property suite, documented behaviours and quick benchmarks across torch releases (default: pinned and newest)."""
     _install(session)
-    session.run("python", "-m", "fizzcheck.mutants", "compat", *session.posargs)
+    _run(session, "python", "-m", "fizzcheck.mutants", "compat", *session.posargs)
+
+
+COMPAT_RELEASES = "2.0.1,2.1.2,2.4.1,2.13.0,2.14.1"
+"""The torch releases fizzcheck supports and is run on by `nox -s compat_releases` (fizzcheck.compat.run.KNOWN_RELEASES)."""
+
+
+@nox.session(python=PYTHON, venv_backend="none", default=False)
+def compat_releases(session: nox.Session) -> None:
+    """The whole property suite on every supported torch release (one cached ~5 GB venv each; 30-60 min)."""
+    _install(session)
+    _run(
+        session,
+        "python",
+        "-m",
+        "fizzcheck.mutants",
+        "compat",
+        "--no-bench",
+        "--versions",
+        COMPAT_RELEASES,
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the whole project."""
+    """ruff over the whole project (its own small venv: no torch)."""
     session.install("ruff")
     session.run("ruff", "check", ".", *session.posargs)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, venv_backend="none")
 def typecheck(session: nox.Session) -> None:
-    """mypy over the fizzcheck package."""
+    """mypy over the fizzcheck package (in the shared environment: mypy reads torch's types)."""
     _install(session)
-    session.install("mypy", "pandas-stubs")
-    session.run("mypy", *session.posargs)
+    _run(session, "mypy", *session.posargs)

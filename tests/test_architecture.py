@@ -82,6 +82,21 @@ LAYERS = {
         "fizzcheck.mutants",
         "fizzcheck.compat",
     ),
+    # torch history: probes and registry ask torch itself; the plugin and the properties ask them
+    "fizzcheck.history": (
+        "fizzcheck.reference",
+        "fizzcheck.bounds",
+        "fizzcheck.check",
+        "fizzcheck.strategies",
+        "fizzcheck.targets",
+        "fizzcheck.plugin",
+        "fizzcheck.cli",
+        "fizzcheck.report",
+        "fizzcheck.results",
+        "fizzcheck.bench",
+        "fizzcheck.mutants",
+        "fizzcheck.compat",
+    ),
     "fizzcheck.mutants": ("fizzcheck.cli",),
     "fizzcheck.compat": ("fizzcheck.cli",),
 }

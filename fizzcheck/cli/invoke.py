@@ -15,9 +15,10 @@ directory there either.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,15 +96,16 @@ def _remove_if_empty(directory: Path) -> bool:
     return True
 
 
-def call_pytest(argv: Sequence[str]) -> int:
+def call_pytest(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:
     """Run a pytest command line (:func:`fizzcheck.suite.pytest_command`) here; its exit status.
 
-    A directory the run creates here and leaves empty (pytest-benchmark's storage) is removed.
+    ``env``: variables to set for the run, on top of this environment. A directory the run
+    creates here and leaves empty (pytest-benchmark's storage) is removed.
     """
     storage = Path.cwd() / PYTEST_BENCHMARK_STORAGE
     new = not storage.exists()
     try:
-        return subprocess.call(list(argv))
+        return subprocess.call(list(argv), env=None if env is None else {**os.environ, **env})
     finally:
         if new:
             _remove_if_empty(storage)

@@ -29,6 +29,7 @@ __all__ = [
     "FiniteFloatRange",
     "TargetSpec",
     "Workers",
+    "check_available",
     "device_option",
     "dtype_option",
     "profile_option",
@@ -120,6 +121,27 @@ class TargetSpec(click.ParamType):
         return spec
 
 
+def check_available(device: str | None, dtype: str | None) -> None:
+    """Raise a one-line :class:`~fizzcheck.errors.FizzcheckError` when a requested device or dtype
+    cannot run here (``--device cuda`` without a GPU): the same rule the pytest plugin applies,
+    checked before a command starts pytest or creates anything."""
+    import pytest
+
+    from fizzcheck.errors import FizzcheckError
+    from fizzcheck.plugin.hooks import select_devices_and_dtypes
+    from fizzcheck.targets.tensors import cuda_skip_reason
+
+    try:
+        select_devices_and_dtypes(
+            None if device is None else device.split(","),
+            None if dtype is None else dtype.split(","),
+            cuda_skip_reason(),
+        )
+    except pytest.UsageError as exc:
+        message = str(exc).replace("--fizzcheck-device=", "--device ").replace("--fizzcheck-dtype=", "--dtype ")
+        raise FizzcheckError(message) from None
+
+
 def profile_option(*, default: str | None = None, help: str = "Hypothesis profile") -> Callable[[F], F]:
     return click.option("--profile", type=click.Choice(PROFILE_NAMES), default=default, help=help)
 
@@ -128,13 +150,15 @@ def device_option(function: F) -> F:
     return click.option(
         "--device",
         type=CommaSeparated(DEVICE_NAMES, "device"),
-        help="devices, e.g. cpu or cpu,cuda (default: all)",
+        help="devices, e.g. cpu or cpu,cuda (default: all available; one that is not available is an error)",
     )(function)
 
 
 def dtype_option(function: F) -> F:
     return click.option(
-        "--dtype", type=CommaSeparated(DTYPE_NAMES, "dtype"), help="dtypes, e.g. float32 (default: all)"
+        "--dtype",
+        type=CommaSeparated(DTYPE_NAMES, "dtype"),
+        help="dtypes, e.g. float32 (default: all that run on the devices; float16/bfloat16 need cuda)",
     )(function)
 
 

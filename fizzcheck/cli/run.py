@@ -1,10 +1,13 @@
-"""``fizzcheck run``: the main job — property suite, quick benchmarks, report, verdict.
+"""``fizzcheck run``: property suite, quick benchmarks and a report in one command, with the verdict.
 
 With no arguments it runs the embedded default configuration (:data:`DEFAULTS`): the whole
 property suite at the ``ci`` profile on every available device, the quick benchmark sweep,
-and a report over exactly those two result files. Each phase shows its own progress; the
-last lines say where the report is and what the verdict was. A run that fails before it
-has results leaves no directory behind.
+and a report over exactly those two result files. The run has one run id: its results
+directory, the property results, the benchmarks and the report's title carry it (the pytest
+processes get it as ``$FIZZCHECK_RUN_ID``), so the terminal summary, the results file, summary.md
+and index.html show the same run and the same counts. Each phase shows its own progress; the
+last lines say where the report is and what the verdict was. A requested device that is not
+available, or a run that fails before it has results, leaves no directory behind.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ import click
 
 from fizzcheck.cli.bench import MODES, bench_command
 from fizzcheck.cli.invoke import call_pytest, output_directory
-from fizzcheck.cli.options import TARGET_HELP, device_option, profile_option, target_option, workers_option
+from fizzcheck.cli.options import (
+    TARGET_HELP,
+    check_available,
+    device_option,
+    profile_option,
+    target_option,
+    workers_option,
+)
 from fizzcheck.errors import FizzcheckError
 from fizzcheck.suite import PROPERTIES, pytest_command
 
@@ -35,7 +45,7 @@ def _done(start: float, what: str) -> None:
     print(f"=== {what} in {time.perf_counter() - start:.0f} s", flush=True)
 
 
-@click.command(short_help="the main job: property suite + quick benchmarks + report, with the verdict")
+@click.command(short_help="property suite + quick benchmarks + report in one run, with the verdict")
 @profile_option(default=DEFAULTS["profile"])
 @device_option
 @target_option(help=TARGET_HELP + " (the benchmarks time torch eager)")
@@ -64,7 +74,9 @@ def run(
     """
     from fizzcheck.results.machine import new_run_id
 
+    check_available(device, None)
     run_id = new_run_id()
+    env = {"FIZZCHECK_RUN_ID": run_id}
     results_dir = output_dir / "runs" / run_id
     if results_dir.exists():
         raise FizzcheckError(f"{results_dir} exists; fizzcheck never overwrites results")
@@ -75,16 +87,16 @@ def run(
             PROPERTIES, profile=profile, device=device, target=target, workers=workers, results=properties
         )
         start = _phase(1, total, f"property suite (Hypothesis profile {profile})")
-        property_status = call_pytest(argv)
+        property_status = call_pytest(argv, env=env)
         _done(start, f"property suite exited {property_status}")
         if not properties.exists():
             raise FizzcheckError(f"the property suite wrote no results (pytest exit status {property_status})")
 
         bench_status = 0
         if not no_bench:
-            bench_argv, bench_json = bench_command(bench, results_dir)
+            bench_argv, bench_json = bench_command(bench, results_dir, run_id=run_id)
             start = _phase(2, total, f"{bench} benchmarks")
-            bench_status = call_pytest(bench_argv)
+            bench_status = call_pytest(bench_argv, env=env)
             _done(start, f"benchmarks exited {bench_status}")
             if not bench_json.exists() or bench_json.stat().st_size == 0:
                 bench_json.unlink(missing_ok=True)

@@ -1,5 +1,9 @@
-"""``fizzcheck verify``: the property suite against torch (or another ``--target``), with the verdict.
+"""``fizzcheck verify``: the property suite against the torch of this environment (or another
+``--target``), with the verdict.
 
+It runs the suite that ships in the wheel (``fizzcheck.properties``) against whatever torch the
+interpreter imports — a CUDA build, a nightly, your fork — and installs nothing. A requested
+device or dtype that cannot run here is a one-line error (exit status 2) before pytest starts.
 Arguments after ``--`` go to pytest: ``fizzcheck verify --profile ci -- -k test_softmax``.
 """
 
@@ -9,6 +13,7 @@ import click
 
 from fizzcheck.cli.invoke import call_pytest
 from fizzcheck.cli.options import (
+    check_available,
     device_option,
     dtype_option,
     profile_option,
@@ -22,7 +27,7 @@ __all__ = ["verify"]
 
 
 @click.command(
-    short_help="run the property suite against torch (or another --target) and print the verification summary",
+    short_help="the property suite against this environment's torch (or another --target), with the verdict",
 )
 @profile_option(help="Hypothesis profile (default: ci under CI, else dev)")
 @device_option
@@ -38,10 +43,13 @@ def verify(
     workers: str | None,
     pytest_args: tuple[str, ...],
 ) -> int:
-    """Run the property suite (fizzcheck.properties) with pytest and print a verification summary.
+    """Run the property suite (fizzcheck.properties) with pytest against the torch this Python imports,
+    and print a verification summary ending in the verdict (target, counts per outcome, where it was verified).
 
-    Arguments after -- go to pytest, e.g. fizzcheck verify -- -k test_softmax.
+    Exit status: 0 every property test held, 1 a property failed, 2 bad input (e.g. --device cuda
+    without a GPU). Arguments after -- go to pytest, e.g. fizzcheck verify -- -k test_softmax.
     """
+    check_available(device, dtype)
     argv = pytest_command(
         PROPERTIES, profile=profile, device=device, dtype=dtype, target=target, workers=workers, extra=pytest_args
     )

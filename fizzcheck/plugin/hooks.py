@@ -5,8 +5,10 @@
   ``$CI`` is set and ``dev`` otherwise.
 * Parametrises every test that takes ``device`` and/or ``dtype`` arguments over the devices
   and dtypes chosen with ``--fizzcheck-device`` / ``--fizzcheck-dtype`` (or
-  ``$FIZZCHECK_DEVICES`` / ``$FIZZCHECK_DTYPES``); CUDA cases are skipped with a reason
-  when no GPU is visible.
+  ``$FIZZCHECK_DEVICES`` / ``$FIZZCHECK_DTYPES``); by default every device and dtype that can
+  run here. A requested device or dtype that cannot run here is a usage error (one line, before
+  anything runs): a GPU job with a broken driver must not go green. What the default leaves out
+  is one line each (``cuda not available (…)``) in the summary and the results file.
 * Provides the ``target`` fixture: the framework under test as a
   :class:`fizzcheck.targets.Target`, chosen with ``--fizzcheck-target`` (or
   ``$FIZZCHECK_TARGET``; default ``torch``). Properties reach torch only through it.
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from fizzcheck.dtypes import DTYPES, FLOAT_DTYPES
+from fizzcheck.plugin.history import register as register_history
 from fizzcheck.plugin.recorder import PropertyRecorder
 
-__all__ = ["PROFILES", "default_profile", "selected_target"]
+__all__ = ["PROFILES", "Selection", "default_profile", "select_devices_and_dtypes", "selected_target"]
 
 PROFILES: dict[str, dict[str, Any]] = {
     # fast feedback while editing
@@ -50,8 +54,7 @@ settings.register_profile("ci-seeded", parent=settings.get_profile("ci"), derand
 LOW_PRECISION = ("float16", "bfloat16")
 DEVICE_TYPES = ("cpu", "cuda")
 
-_DEVICES = pytest.StashKey[list[str]]()
-_DTYPES = pytest.StashKey[list[str]]()
+_SELECTION = pytest.StashKey["Selection"]()
 _PROFILE = pytest.StashKey[str]()
 _TARGET = pytest.StashKey[Any]()
 
@@ -74,12 +77,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--fizzcheck-device",
         default=None,
-        help="comma-separated devices to run on (cpu,cuda); default: all; env FIZZCHECK_DEVICES",
+        help="comma-separated devices to run on (cpu,cuda); default: all available; one that is not available is an error; env FIZZCHECK_DEVICES",
     )
     group.addoption(
         "--fizzcheck-dtype",
         default=None,
-        help="comma-separated dtypes (float32,float64; float16,bfloat16 run on CUDA); env FIZZCHECK_DTYPES",
+        help="comma-separated dtypes (float32,float64; float16,bfloat16 run on CUDA); default: all that run on the devices; env FIZZCHECK_DTYPES",
     )
     group.addoption(
         "--fizzcheck-target",
@@ -112,6 +115,61 @@ def _selected(config: pytest.Config, option: str, env: str, known: tuple[str, ..
             f"--{option.replace('_', '-')}={','.join(chosen)}: unknown {unknown}; use {','.join(known)}"
         )
     return chosen
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The devices and dtypes a run parametrises over, and what it left out because it cannot run here."""
+
+    devices: list[str]
+    dtypes: list[str]
+    unavailable: list[str] = field(default_factory=list)
+
+    def runs(self, device: str, dtype: str) -> bool:
+        """Whether the cell device × dtype is in fizzcheck's matrix (half precisions: CUDA only)."""
+        return not (device == "cpu" and dtype in LOW_PRECISION)
+
+
+def select_devices_and_dtypes(
+    devices: list[str] | None, dtypes: list[str] | None, cuda_problem: str | None
+) -> Selection:
+    """Requested devices and dtypes (None: all) → a :class:`Selection` of those that can run here.
+
+    ``cuda_problem`` is why CUDA cannot run (None: it can). A requested device, or a requested dtype
+    that no selected device runs, raises :class:`pytest.UsageError` with one line; the default
+    drops them and says so in ``unavailable``.
+    """
+    why = (cuda_problem or "").removeprefix("CUDA not available").strip() or f"({cuda_problem})"
+    unavailable = [f"cuda not available {why}"] if cuda_problem else []
+    if devices is not None:
+        missing = [d for d in devices if d == "cuda" and cuda_problem]
+        if missing:
+            raise pytest.UsageError(f"--fizzcheck-device={','.join(devices)}: {unavailable[0]}")
+        chosen_devices, unavailable = list(devices), []
+    else:
+        chosen_devices = [d for d in DEVICE_TYPES if not (d == "cuda" and cuda_problem)]
+    wanted = dtypes if dtypes is not None else [*FLOAT_DTYPES, *LOW_PRECISION]
+    selection = Selection(chosen_devices, [], unavailable)
+    runnable = [t for t in wanted if any(selection.runs(d, t) for d in chosen_devices)]
+    if dtypes is not None:
+        left_out = [t for t in dtypes if t not in runnable]
+        if left_out:
+            where = "cuda, which is not available here" if cuda_problem else "cuda (not selected)"
+            raise pytest.UsageError(
+                f"--fizzcheck-dtype={','.join(dtypes)}: {', '.join(left_out)} runs only on {where}; "
+                f"devices selected: {','.join(chosen_devices)}"
+            )
+    return Selection(chosen_devices, runnable, unavailable)
+
+
+def _selection(config: pytest.Config) -> Selection:
+    if _SELECTION not in config.stash:
+        devices = _selected(config, "fizzcheck_device", "FIZZCHECK_DEVICES", DEVICE_TYPES)
+        dtypes = _selected(config, "fizzcheck_dtype", "FIZZCHECK_DTYPES", tuple(DTYPES))
+        from fizzcheck.targets.tensors import cuda_skip_reason
+
+        config.stash[_SELECTION] = select_devices_and_dtypes(devices, dtypes, cuda_skip_reason())
+    return config.stash[_SELECTION]
 
 
 def _profile_name(config: pytest.Config) -> str:
@@ -161,6 +219,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     _profile_name(config)
     _selected(config, "fizzcheck_device", "FIZZCHECK_DEVICES", DEVICE_TYPES)
     _selected(config, "fizzcheck_dtype", "FIZZCHECK_DTYPES", tuple(DTYPES))
+    _selection(config)
     _results_destination(config)
     selected_target(config)
 
@@ -168,10 +227,8 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dtypes(*names): restrict the dtypes a property runs in")
-    devices = _selected(config, "fizzcheck_device", "FIZZCHECK_DEVICES", DEVICE_TYPES)
-    dtypes = _selected(config, "fizzcheck_dtype", "FIZZCHECK_DTYPES", tuple(DTYPES))
-    config.stash[_DEVICES] = devices or list(DEVICE_TYPES)
-    config.stash[_DTYPES] = dtypes or [*FLOAT_DTYPES, *LOW_PRECISION]
+    register_history(config)  # markers requires / known_defect / behaviour_change and their outcomes
+    selection = _selection(config)
     _set_threads(config)
     name = _profile_name(config)
     target = selected_target(config)
@@ -181,7 +238,9 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         settings.load_profile(name)
     config.stash[_PROFILE] = name
-    recorder = PropertyRecorder(config, _results_destination(config), name, target.describe())
+    recorder = PropertyRecorder(
+        config, _results_destination(config), name, target.describe(), unavailable=selection.unavailable
+    )
     config.pluginmanager.register(recorder, "fizzcheck-results")
 
 
@@ -204,27 +263,21 @@ def _set_threads(config: pytest.Config) -> None:
         torch.set_num_threads(threads)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    devices: list[str] = config.stash[_DEVICES]
-    dtypes: list[str] = config.stash[_DTYPES]
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    selection = _selection(config)
     target = config.stash[_TARGET]
     overrides = target.describe()["overrides"]
-    return (
+    lines = [
         f"fizzcheck: target={target.spec} ({len(overrides)} overrides), hypothesis profile={config.stash[_PROFILE]}, "
-        f"devices={','.join(devices)}, dtypes={','.join(dtypes)}"
-    )
+        f"devices={','.join(selection.devices)}, dtypes={','.join(selection.dtypes)}"
+    ]
+    return lines + [f"fizzcheck: {line}" for line in selection.unavailable]
 
 
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config) -> Any:
     """The framework under test (a :class:`fizzcheck.targets.Target`); see ``--fizzcheck-target``."""
     return selected_target(pytestconfig)
-
-
-def _cuda_skip_reason() -> str | None:
-    from fizzcheck.targets.tensors import cuda_skip_reason
-
-    return cuda_skip_reason()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -239,19 +292,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     wants_dtype = "dtype" in metafunc.fixturenames and "dtype" not in explicit
     if not (wants_device or wants_dtype):
         return
-    config = metafunc.config
+    selection = _selection(metafunc.config)
     marker = metafunc.definition.get_closest_marker("dtypes")
-    allowed = [d for d in config.stash[_DTYPES] if marker is None or d in marker.args]
-    devices = config.stash[_DEVICES] if wants_device else ["cpu"]
-    skip_cuda = _cuda_skip_reason() if "cuda" in devices else None
+    allowed = [d for d in selection.dtypes if marker is None or d in marker.args]
+    devices = selection.devices if wants_device else ["cpu"]
     params = []
     for device in devices:
-        marks = [pytest.mark.skip(reason=skip_cuda)] if device == "cuda" and skip_cuda else []
         for dtype in allowed if wants_dtype else [None]:
-            if device == "cpu" and dtype in LOW_PRECISION:
+            if dtype is not None and not selection.runs(device, dtype):
                 continue  # half precisions are a CUDA feature in fizzcheck's matrix
             values = tuple(v for v, wanted in ((device, wants_device), (dtype, wants_dtype)) if wanted)
-            ids = "-".join(str(v) for v in values)
-            params.append(pytest.param(*values, marks=marks, id=ids))
+            params.append(pytest.param(*values, id="-".join(str(v) for v in values)))
     names = ",".join(n for n, wanted in (("device", wants_device), ("dtype", wants_dtype)) if wanted)
     metafunc.parametrize(names, params)

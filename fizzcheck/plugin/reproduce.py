@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["INLINE_LIMIT", "render", "reproducer_dir", "run_check"]
+__all__ = ["INLINE_LIMIT", "SHIPPED_SUITES", "importable_module", "render", "reproducer_dir", "run_check"]
 
 INLINE_LIMIT = 64
 """Arrays with more elements than this are saved to a ``.npy`` file instead of inlined."""
@@ -48,9 +48,9 @@ def _literal(value: Any) -> str:
 
 def _array_code(name: str, array: np.ndarray, save: bool) -> str:
     if array.size == 0:  # tolist() of a (255, 79, 0) array is 20 000 nested empty lists
-        return f"{name} = np.zeros({array.shape!r}, dtype=np.{array.dtype.name})"
+        return f"{name} = np.zeros({array.shape!r}, dtype=np.dtype({array.dtype.name!r}))"
     if array.size <= INLINE_LIMIT:
-        return f"{name} = np.array({_literal(array.tolist())}, dtype=np.{array.dtype.name}).reshape({array.shape!r})"
+        return f"{name} = np.array({_literal(array.tolist())}, dtype=np.dtype({array.dtype.name!r})).reshape({array.shape!r})"
     if not save:
         return f"{name} = ...  # {array.shape} {array.dtype.name} array, saved for the final (shrunk) example"
     buffer = io.BytesIO()
@@ -77,11 +77,32 @@ def _target_spec(value: Any) -> str | None:
     return value.spec if isinstance(value, Target) else None
 
 
+SHIPPED_SUITES = ("properties", "benchmarks")
+"""Top-level names the checkout imports the shipped suites under; installed they are ``fizzcheck.<name>``."""
+
+
+def importable_module(name: str) -> str:
+    """The name ``name`` imports under from an install: ``properties.test_ops`` (how the checkout's
+    pytest imports it) is ``fizzcheck.properties.test_ops`` (what ships in the wheel, and what an
+    editable install maps to the checkout)."""
+    top = name.split(".", 1)[0]
+    return f"fizzcheck.{name}" if top in SHIPPED_SUITES else name
+
+
+def _where(module: str) -> str:
+    """A suite of the user's own must be importable too: say so in the heading."""
+    return "" if module.startswith("fizzcheck.") else f", with {module} importable"
+
+
 def render(check: Callable[..., Any], inputs: dict[str, Any]) -> str:
     """Python code that calls ``check(**inputs)`` again."""
     save = _is_final_example()
-    lines = ["Reproducer (run from the fizzcheck checkout):", "import numpy as np"]
-    lines.append(f"from {check.__module__} import {check.__name__}")
+    module = importable_module(check.__module__)
+    lines = [
+        f"Reproducer (Python; runs anywhere the fizzcheck package is installed{_where(module)}):",
+        "import numpy as np",
+    ]
+    lines.append(f"from {module} import {check.__name__}")
     for name, value in inputs.items():
         spec = _target_spec(value)
         if spec is not None:

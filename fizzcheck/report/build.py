@@ -17,6 +17,7 @@ import pandas as pd
 from fizzcheck.errors import FizzcheckError
 from fizzcheck.report import plots, tables
 from fizzcheck.report.load import Results
+from fizzcheck.results.outcomes import Summary
 
 __all__ = ["Figure", "Report", "build_report", "varies"]
 
@@ -39,7 +40,7 @@ class Report:
     generated: datetime
     baseline: str | None
     results: Results
-    verdict: tables.Verdict
+    verdict: Summary
     verification: pd.DataFrame
     failures: pd.DataFrame
     speed: pd.DataFrame
@@ -87,7 +88,7 @@ def build_report(
         generated=now or datetime.now(timezone.utc),
         baseline=chosen,
         results=results,
-        verdict=tables.verdict(results.verification),
+        verdict=tables.verdict(results.verification, results.machines, results.unavailable),
         verification=tables.verification_table(results.verification),
         failures=tables.failures(results.verification, results.machines),
         speed=speed,
@@ -130,8 +131,13 @@ def _scaling_figures(report: Report) -> list[Figure]:
                 f"{label} · size {size}: {plots.format_seconds(t)}, {plots.format_count(g)} GFLOP/s"
                 for size, t, g in zip(series["size"], series["median_s"], series["gflops"], strict=True)
             ]
+            ci = (
+                {"low": series["ci_low_s"].tolist(), "high": series["ci_high_s"].tolist()}
+                if "ci_low_s" in series
+                else {}
+            )
             style = {"color": colors[str(implementation)], "dash": dashes[(str(device), str(dtype))], "tips": tips}
-            time_lines.append(plots.Line(label, x, series["median_s"].tolist(), **style))  # type: ignore[arg-type]
+            time_lines.append(plots.Line(label, x, series["median_s"].tolist(), **style, **ci))  # type: ignore[arg-type]
             if flops_known:
                 rate_lines.append(plots.Line(label, x, series["gflops"].tolist(), **style))  # type: ignore[arg-type]
         x_label = "FLOPs per call" if flops_known else "size"
@@ -145,7 +151,12 @@ def _scaling_figures(report: Report) -> list[Figure]:
             y_format=plots.format_seconds,
         )
         figures.append(
-            Figure("scaling", title, svg, "log-log; one line per implementation · device · dtype; medians over runs")
+            Figure(
+                "scaling",
+                title,
+                svg,
+                "log-log; one line per implementation · device · dtype; medians over runs; bars: 95 % CI of the median",
+            )
         )
         if rate_lines:
             title = f"{case}: achieved GFLOP/s{where}"

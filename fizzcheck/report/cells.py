@@ -8,6 +8,7 @@ and the table macro of ``templates/table.html`` do the escaping, so nothing here
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,15 +18,19 @@ import pandas as pd
 from fizzcheck import __version__
 from fizzcheck.report import plots
 from fizzcheck.report.build import Report, varies
+from fizzcheck.report.tables import NOT_RUN
 from fizzcheck.report.templating import Cell
+from fizzcheck.results.outcomes import FAILING, LABELS, row_label
 
 __all__ = [
     "MISSING",
+    "busy_lines",
     "code_cell",
     "is_missing",
     "machine_rows",
     "matrix_rows",
     "number_cell",
+    "outcome_sections",
     "peak_rows",
     "records",
     "scope",
@@ -102,16 +107,45 @@ def scope(report: Report) -> str:
     )
 
 
-def verification_rows(report: Report, *, with_skipped: bool = True) -> tuple[Header, Rows]:
+_VERDICT_CSS = {"PASS": "PASS", "FAIL": "FAIL", "KNOWN TORCH DEFECT": "DEFECT", "BEHAVIOUR CHANGED": "CHANGED"}
+
+
+def verification_rows(report: Report, *, with_not_run: bool = False) -> tuple[Header, Rows]:
+    """The verification table: the cells that ran (PASS, FAIL, KNOWN TORCH DEFECT, BEHAVIOUR CHANGED).
+
+    Cells that did not run (NOT AVAILABLE, SKIPPED) are one line per reason in :func:`outcome_sections`;
+    ``with_not_run`` lists them as rows too (the CSV always has them).
+    """
     header = ["property", "device", "dtype", "target", "results", "examples", "max error / bound", "verdict"]
     rows = [
         [code_cell(_plain(r.property)), code_cell(_plain(r.device)), code_cell(_plain(r.dtype)),
          code_cell(_plain(r.target)), number_cell(_integer(r.results)), number_cell(_integer(r.examples)),
-         number_cell(_ratio(r.max_error_ratio)), Cell(str(r.verdict), str(r.verdict).split(" ")[0])]
+         number_cell(_ratio(r.max_error_ratio)), Cell(str(r.verdict), _VERDICT_CSS.get(str(r.verdict), "SKIP"))]
         for r in records(report.verification)
-        if with_skipped or r.verdict != "SKIP"
+        if with_not_run or r.verdict not in NOT_RUN
     ]  # fmt: skip
     return header, rows
+
+
+def outcome_sections(report: Report) -> list[tuple[str, int, list[str]]]:
+    """``(label, count, lines)`` for every outcome but PASS and FAIL/ERROR (those have their own
+    sections) that occurred: known torch defects and behaviour changes one line per test and reason,
+    what was not available or skipped one line per reason — the terminal summary's sections."""
+    verdict = report.verdict
+    verification = report.results.verification
+    sections = []
+    for outcome, label in LABELS.items():
+        count = verdict.counts.get(outcome, 0)
+        if outcome in ("passed", *FAILING) or not count:
+            continue
+        if outcome in ("skipped", "not_available"):
+            lines = [f"{n} × {reason}" for reason, n in verdict.reasons.get(outcome, [])]
+        else:
+            rows = verification[verification["outcome"] == outcome]
+            seen = Counter(f"{row_label(r)}: {_plain(r['skip_reason'])}" for r in rows.to_dict("records"))
+            lines = [line if n == 1 else f"{line} (×{n})" for line, n in seen.items()]
+        sections.append((label, count, lines))
+    return sections
 
 
 def matrix_rows(report: Report) -> tuple[Header, Rows]:
@@ -134,15 +168,41 @@ def matrix_rows(report: Report) -> tuple[Header, Rows]:
     return header, rows
 
 
+def _ci(low: Any, high: Any) -> str:
+    return MISSING if is_missing(low) or is_missing(high) else f"{_seconds(low)} – {_seconds(high)}"
+
+
+def _peak_percent(value: Any, above: Any) -> str:
+    """A row that beat the peak micro-benchmark is flagged: its 100 % is not a measurement."""
+    return "above measured peak" if above is True else _percent(value)
+
+
+def busy_lines(report: Report) -> list[str]:
+    """One line when any benchmark run of the report was busy (fizzcheck.bench.timing.is_busy)."""
+    speed = report.speed
+    if speed.empty or "busy" not in speed or not speed["busy"].eq(True).any():
+        return []
+    busy = int(speed["busy"].eq(True).sum())
+    return [
+        f"Busy machine: {busy} of {len(speed)} benchmark row(s) come from runs during which other processes "
+        "used the CPU. Their times include that load (see the 95 % CI column); compare runs with "
+        "fizzcheck compare, which accounts for it."
+    ]
+
+
 def speed_rows(report: Report) -> tuple[Header, Rows]:
-    header = ["machine", "case", "size", "device", "dtype", "implementation", "runs", "median", "IQR / median",
-              "GFLOP/s", "GB/s", "% peak FLOP/s", "% peak bandwidth", "speed-up", "noisy"]  # fmt: skip
+    header = ["machine", "case", "size", "device", "dtype", "implementation", "runs", "median", "95 % CI of median",
+              "min", "IQR / median", "GFLOP/s", "GB/s", "% peak FLOP/s", "% peak bandwidth", "speed-up", "noisy",
+              "busy"]  # fmt: skip
     rows = [
         [code_cell(report.labels.get(r.machine_id, r.machine_id)), code_cell(r.case), code_cell(r.size),
          code_cell(r.device), code_cell(r.dtype), code_cell(r.implementation), number_cell(_integer(r.runs)),
-         number_cell(_seconds(r.median_s)), number_cell(_ratio(r.iqr_s / r.median_s if r.median_s else float("nan"))),
-         number_cell(_count(r.gflops)), number_cell(_count(r.gbps)), number_cell(_percent(r.pct_peak_flops)),
-         number_cell(_percent(r.pct_peak_bandwidth)), number_cell(_speedup(r.speedup)), Cell("noisy" if r.noisy else "")]
+         number_cell(_seconds(r.median_s)), number_cell(_ci(r.ci_low_s, r.ci_high_s)), number_cell(_seconds(r.min_s)),
+         number_cell(_ratio(r.iqr_s / r.median_s if r.median_s else float("nan"))),
+         number_cell(_count(r.gflops)), number_cell(_count(r.gbps)),
+         number_cell(_peak_percent(r.pct_peak_flops, r.above_measured_peak)),
+         number_cell(_peak_percent(r.pct_peak_bandwidth, r.above_measured_peak)), number_cell(_speedup(r.speedup)),
+         Cell("noisy" if r.noisy else ""), Cell("busy" if r.busy is True else "")]
         for r in records(report.speed)
     ]  # fmt: skip
     return header, rows

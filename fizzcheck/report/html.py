@@ -10,9 +10,11 @@ from typing import Any
 
 from fizzcheck.report.build import Report
 from fizzcheck.report.cells import (
+    busy_lines,
     is_missing,
     machine_rows,
     matrix_rows,
+    outcome_sections,
     peak_rows,
     records,
     scope,
@@ -30,7 +32,7 @@ HTML_FILE_LIMIT = 200
 
 _SECTIONS = {
     "verification": "Verification",
-    "failures": "Failures",
+    "failures": "FAIL",
     "speed": "Speed",
     "scaling": "Scaling",
     "roofline": "Roofline",
@@ -55,6 +57,21 @@ def _failures(report: Report) -> list[dict[str, Any]]:
     ]
 
 
+def _anchor(label: str) -> str:
+    return label.lower().replace(" ", "-")
+
+
+def _sections(report: Report, shown: dict[str, bool]) -> dict[str, str]:
+    """Anchor → heading, in page order: the outcome sections follow the verification table."""
+    sections = {}
+    for anchor, name in _SECTIONS.items():
+        if shown[anchor]:
+            sections[anchor] = name
+        if anchor == "verification":
+            sections.update({_anchor(label): label for label, _, _ in outcome_sections(report)})
+    return sections
+
+
 def index_html(report: Report) -> str:
     """``index.html``: self-contained (inline CSS and SVG; nothing fetched), every result string escaped."""
     scaling = [f for f in report.figures if f.section == "scaling"]
@@ -76,10 +93,12 @@ def index_html(report: Report) -> str:
         verdict=report.verdict,
         status_class=report.verdict.status if report.verdict.status in ("PASS", "FAIL") else "none",
         scope=scope(report),
-        sections={anchor: name for anchor, name in _SECTIONS.items() if shown[anchor]},
+        sections=_sections(report, shown),
         limit=HTML_ROW_LIMIT,
         verification=verification_rows(report) if shown["verification"] else None,
+        outcomes=[(_anchor(label), label, count, lines) for label, count, lines in outcome_sections(report)],
         failures=_failures(report),
+        busy=busy_lines(report),
         matrix=matrix_rows(report) if shown["speed"] else None,
         speed=speed_rows(report) if shown["speed"] else None,
         scaling=scaling,

@@ -91,6 +91,8 @@ class Results:
     machines: pd.DataFrame
     peaks: pd.DataFrame
     notes: tuple[str, ...] = ()
+    unavailable: tuple[str, ...] = ()
+    """What the property runs could not run on their machines (``cuda not available (…)``), once each."""
 
     @property
     def empty(self) -> bool:
@@ -229,6 +231,7 @@ def _results(files: Sequence[Path], contents: Sequence[FileContents]) -> Results
         machines=machines,
         peaks=peaks,
         notes=tuple(note for c in contents for note in c.notes),
+        unavailable=tuple(dict.fromkeys(line for c in properties for line in c.unavailable)),
     )
     if results.empty:
         where = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"

@@ -15,9 +15,11 @@ from typing import Any
 from fizzcheck.report.build import Report
 from fizzcheck.report.cells import (
     MISSING,
+    busy_lines,
     is_missing,
     machine_rows,
     matrix_rows,
+    outcome_sections,
     records,
     scope,
     verification_rows,
@@ -96,16 +98,27 @@ def summary_markdown(report: Report) -> str:
         f"**{md_text(report.title)}** — {md_text(scope(report))}",
         "",
     ]
-    if verdict.skip_reasons:
-        out += ["Skipped: " + "; ".join(f"{count} × {md_text(reason)}" for reason, count in verdict.skip_reasons), ""]
+    for line in busy_lines(report):
+        head, rest = line.split(":", 1)
+        out += [f"> **{md_text(head)}:** {md_text(rest.strip())}", ""]
+    if verdict.total:
+        out += [f"**Counts:** {md_text(verdict.counts_text())} ({verdict.total} property tests)", ""]
+    for line in verdict.unavailable:
+        out += [f"Not run here: {md_text(line)}", ""]
     for note in report.notes:
         out += [f"> note: {md_text(note)}", ""]
     if not report.verification.empty:
-        header, rows = verification_rows(report, with_skipped=False)
-        skipped = f" ({report.verdict.skipped} skipped: listed in index.html)" if report.verdict.skipped else ""
-        out += [f"### Verification{skipped}", "", md_table(header, rows, more=" in verification_summary.csv"), ""]
+        header, rows = verification_rows(report)
+        out += ["### Verification", "", md_table(header, rows, more=" in verification_summary.csv"), ""]
+    for label, count, lines in outcome_sections(report):
+        out += [f"### {label} ({count})", ""]
+        out += [f"* {md_text(line)}" for line in lines[:MARKDOWN_ROW_LIMIT]]
+        if len(lines) > MARKDOWN_ROW_LIMIT:
+            out.append(f"* … {len(lines) - MARKDOWN_ROW_LIMIT} more in index.html")
+        out.append("")
     if not report.failures.empty:
-        out += ["### Failures", ""]
+        failed = verdict.counts["failed"] + verdict.counts["error"]
+        out += [f"### FAIL ({failed})", ""]
         for r in records(report.failures.head(MARKDOWN_FAILURE_LIMIT)):
             summary = escape(f"{r.outcome}: {r.nodeid} on {r.machine} (run {r.run_id})", quote=False)
             out += [f"<details><summary>{summary}</summary>", ""]
@@ -117,7 +130,7 @@ def summary_markdown(report: Report) -> str:
             out += [f"… {len(report.failures) - MARKDOWN_FAILURE_LIMIT} more failures in index.html.", ""]
     if not report.speed.empty:
         explain = (
-            f"speed-up ×N against {md_code(report.baseline)} (&gt; 1: faster)" if report.baseline else "no baseline"
+            f"speed-up ×N against {md_code(report.baseline)} (above 1: faster)" if report.baseline else "no baseline"
         )
         header, rows = matrix_rows(report)
         out += [

@@ -6,14 +6,16 @@ turn these into Markdown and HTML.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from fizzcheck.results.outcomes import FAILING, Summary, summarize
+
 __all__ = [
     "DEFAULT_BASELINE",
+    "NOT_RUN",
     "SPEED_KEY",
     "Verdict",
     "failures",
@@ -31,38 +33,22 @@ SPEED_KEY = ("case", "implementation", "device", "dtype", "size")
 """What identifies one benchmark across runs and machines."""
 
 _PROPERTY_KEY = ["property", "module", "device", "dtype", "target"]
-_FAILED = ("failed", "error")
+_FAILED = FAILING
+_COUNTED = ("passed", "failed", "known_defect", "behaviour_changed", "not_available", "skipped")
+"""The per-outcome columns of the verification table (``failed`` counts errors too)."""
+_ROW_VERDICTS = (
+    ("failed", "FAIL"),
+    ("behaviour_changed", "BEHAVIOUR CHANGED"),
+    ("known_defect", "KNOWN TORCH DEFECT"),
+    ("passed", "PASS"),
+    ("not_available", "NOT AVAILABLE"),
+)
+"""A row's verdict: the first of these its results contain, else SKIPPED."""
+NOT_RUN = ("NOT AVAILABLE", "SKIPPED")
+"""Row verdicts of cells that did not run: the report collapses them into one line per reason."""
 
-
-@dataclass(frozen=True)
-class Verdict:
-    """The one-line answer: did every property hold, and how close to its bound did the closest run."""
-
-    status: str  # "PASS", "FAIL" or "NO PROPERTIES"
-    properties: int
-    passed: int
-    failed: int
-    skipped: int
-    closest_ratio: float
-    closest_property: str | None
-    skip_reasons: list[tuple[str, int]] = field(default_factory=list)
-    failing: list[str] = field(default_factory=list)
-
-    @property
-    def headline(self) -> str:
-        if self.status == "FAIL":
-            text = f"FAIL — {self.failed} of {self.passed + self.failed} properties failed or errored"
-            shown = ", ".join(self.failing[:3]) + (", ..." if len(self.failing) > 3 else "")
-            text += f" ({shown})" if shown else ""
-        elif self.status == "PASS":
-            text = f"PASS — {self.passed} properties within their error bounds"
-            if np.isfinite(self.closest_ratio):
-                text += f" (closest to the edge: {self.closest_ratio:.3g} of the bound, {self.closest_property})"
-        else:
-            text = "no property results (benchmarks only)"
-        if self.skipped:
-            text += f"; {self.skipped} skipped"
-        return text
+Verdict = Summary
+"""The report's verdict is the same :class:`~fizzcheck.results.outcomes.Summary` the terminal prints."""
 
 
 def _keys(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -73,45 +59,35 @@ def _keys(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def verification_table(verification: pd.DataFrame) -> pd.DataFrame:
     """One row per property × device × dtype × target, over all runs and machines.
 
-    Columns: the key, ``results`` (run × machine × test-id results), ``passed``, ``failed``
-    (failed or errored), ``skipped``, ``examples`` (summed), ``max_error_ratio`` (largest),
-    ``skip_reason`` and ``verdict`` (FAIL / PASS / SKIP); failures first, then closest to the bound.
+    Columns: the key, ``results`` (run × machine × test-id results), one count per outcome
+    (``failed`` includes errors), ``examples`` (summed), ``max_error_ratio`` (largest), ``reason``
+    (the first skip reason or classification detail) and ``verdict`` (FAIL, BEHAVIOUR CHANGED,
+    KNOWN TORCH DEFECT, PASS, NOT AVAILABLE or SKIPPED); failures first, then closest to the bound.
     """
-    columns = [
-        *_PROPERTY_KEY,
-        "results",
-        "passed",
-        "failed",
-        "skipped",
-        "examples",
-        "max_error_ratio",
-        "skip_reason",
-        "verdict",
-    ]
+    columns = [*_PROPERTY_KEY, "results", *_COUNTED, "examples", "max_error_ratio", "reason", "verdict"]
     if verification.empty:
         return pd.DataFrame(columns=columns)
     frame = _keys(verification, _PROPERTY_KEY)
     outcome = verification["outcome"]
+    counts = {name: (outcome.isin(_FAILED) if name == "failed" else outcome == name).astype(int) for name in _COUNTED}
     frame = frame.assign(
-        passed=(outcome == "passed").astype(int),
-        failed=outcome.isin(_FAILED).astype(int),
-        skipped=(outcome == "skipped").astype(int),
+        **counts,
         examples=verification["examples"],
         max_error_ratio=verification["max_error_ratio"],
-        skip_reason=verification["skip_reason"],
+        reason=verification["skip_reason"],
     )
     table = frame.groupby(_PROPERTY_KEY, sort=False).agg(
         results=("passed", "size"),
-        passed=("passed", "sum"),
-        failed=("failed", "sum"),
-        skipped=("skipped", "sum"),
+        **{name: (name, "sum") for name in _COUNTED},
         examples=("examples", lambda s: s.sum(min_count=1)),
         max_error_ratio=("max_error_ratio", "max"),
-        skip_reason=("skip_reason", "first"),
+        reason=("reason", "first"),
     )
     table = table.reset_index()
-    table["verdict"] = np.select([table["failed"] > 0, table["passed"] > 0], ["FAIL", "PASS"], default="SKIP")
-    order = table["verdict"].map({"FAIL": 0, "PASS": 1, "SKIP": 2})
+    table["verdict"] = np.select(
+        [table[name] > 0 for name, _ in _ROW_VERDICTS], [label for _, label in _ROW_VERDICTS], default="SKIPPED"
+    )
+    order = table["verdict"].map({label: i for i, (_, label) in enumerate(_ROW_VERDICTS)}).fillna(len(_ROW_VERDICTS))
     table = table.assign(_order=order).sort_values(
         ["_order", "max_error_ratio", "property", "device", "dtype"],
         ascending=[True, False, True, True, True],
@@ -120,37 +96,34 @@ def verification_table(verification: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns="_order").reset_index(drop=True)[columns]
 
 
-def verdict(verification: pd.DataFrame) -> Verdict:
-    """FAIL if any property failed or errored anywhere; PASS if at least one passed; else no properties."""
-    table = verification_table(verification)
-    if table.empty:
-        return Verdict("NO PROPERTIES", 0, 0, 0, 0, float("nan"), None)
-    counts = Counter(table["verdict"])
-    passing = table[table["verdict"] == "PASS"]
-    ratios = passing["max_error_ratio"].dropna()
-    closest_ratio, closest_property = float("nan"), None
-    if not ratios.empty:
-        row = passing.iloc[int(np.argmax(passing["max_error_ratio"].fillna(-np.inf).to_numpy()))]
-        closest_ratio = float(row["max_error_ratio"])
-        closest_property = _test_label(row)
-    skipped = verification[verification["outcome"] == "skipped"]
-    reasons = Counter(skipped["skip_reason"].fillna("no reason given"))
-    return Verdict(
-        status="FAIL" if counts["FAIL"] else ("PASS" if counts["PASS"] else "NO PROPERTIES"),
-        properties=len(table),
-        passed=counts["PASS"],
-        failed=counts["FAIL"],
-        skipped=counts["SKIP"],
-        closest_ratio=closest_ratio,
-        closest_property=closest_property,
-        skip_reasons=reasons.most_common(),
-        failing=[_test_label(row) for _, row in table[table["verdict"] == "FAIL"].iterrows()],
-    )
+def _targets(verification: pd.DataFrame, machines: pd.DataFrame | None) -> list[str]:
+    """``spec (torch VERSION)`` of every target in the results, as the terminal summary names it."""
+    versions: dict[str, str] = {}
+    if machines is not None and not machines.empty:
+        versions = {
+            str(r): str(v)
+            for r, v in zip(machines["run_id"], machines["torch_version"], strict=True)
+            if isinstance(v, str)
+        }
+    labels = []
+    for spec, run_id in zip(verification["target"], verification["run_id"], strict=True):
+        name = spec if isinstance(spec, str) and spec else "torch"
+        version = versions.get(str(run_id))
+        labels.append(f"{name} (torch {version})" if version else name)
+    return list(dict.fromkeys(labels))
 
 
-def _test_label(row: pd.Series) -> str:
-    params = "-".join(str(row[c]) for c in ("device", "dtype") if isinstance(row[c], str) and row[c])
-    return f"{row['property']}[{params}]" if params else str(row["property"])
+def verdict(
+    verification: pd.DataFrame, machines: pd.DataFrame | None = None, unavailable: Sequence[str] = ()
+) -> Summary:
+    """FAIL if any property test failed or errored anywhere; PASS if at least one passed.
+
+    Counts are per result row (test × run × machine): for one run, the terminal summary's counts.
+    """
+    if verification.empty:
+        return summarize([], unavailable=unavailable)
+    rows = verification.to_dict("records")
+    return summarize(rows, targets=_targets(verification, machines), unavailable=unavailable)
 
 
 def failures(verification: pd.DataFrame, machines: pd.DataFrame) -> pd.DataFrame:
@@ -200,22 +173,33 @@ def speed_table(speed: pd.DataFrame, baseline: str = DEFAULT_BASELINE) -> pd.Dat
     that dtype, its median over dtypes is used.
     """
     group = ["machine_id", "case", "size", "device", "dtype", "implementation"]
-    columns = [*group, "runs", "rounds", "median_s", "iqr_s", "flops", "bytes", "gflops", "gbps",
-               "pct_peak_flops", "pct_peak_bandwidth", "noisy", "speedup"]  # fmt: skip
+    columns = [*group, "runs", "rounds", "median_s", "ci_low_s", "ci_high_s", "min_s", "iqr_s", "flops", "bytes",
+               "gflops", "gbps", "pct_peak_flops", "pct_peak_bandwidth", "above_measured_peak", "busy", "noisy",
+               "speedup"]  # fmt: skip
     if speed.empty:
         return pd.DataFrame(columns=columns)
+    flags = {  # None / NaN (files without the field) are not True
+        "_above": speed["above_measured_peak"].eq(True) if "above_measured_peak" in speed else False,
+        "_busy": speed["busy"].eq(True) if "busy" in speed else False,
+    }
     table = (
-        speed.groupby(group, sort=False, observed=True)
+        speed.assign(**flags)
+        .groupby(group, sort=False, observed=True)
         .agg(
             runs=("run_id", "nunique"),
             rounds=("rounds", "sum"),
             median_s=("median_s", "median"),
+            ci_low_s=("ci_low_s", "median"),
+            ci_high_s=("ci_high_s", "median"),
+            min_s=("min_s", "min"),
             iqr_s=("iqr_s", "median"),
             flops=("flops", "median"),
             bytes=("bytes", "median"),
             pct_peak_flops=("pct_peak_flops", "median"),
             pct_peak_bandwidth=("pct_peak_bandwidth", "median"),
             noisy=("noisy", "any"),
+            above_measured_peak=("_above", "any"),
+            busy=("_busy", "any"),
         )
         .reset_index()
     )

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import os
 import platform
+import re
 import secrets
 import socket
 from datetime import datetime, timezone
@@ -22,7 +23,14 @@ __all__ = ["collect_machine", "cpu_model", "machine_block", "new_run_id", "torch
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """UTC timestamp plus 4 random hex digits: sorts by time, unique per run."""
+    """UTC timestamp plus 4 random hex digits: sorts by time, unique per run.
+
+    ``fizzcheck run`` sets ``$FIZZCHECK_RUN_ID`` for the pytest processes it starts, so that its
+    property results, benchmarks and report carry its one run id; it is used when it looks like one.
+    """
+    given = os.environ.get("FIZZCHECK_RUN_ID", "")
+    if now is None and re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{4}", given):
+        return given
     now = now or datetime.now(timezone.utc)
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(2)}"
 

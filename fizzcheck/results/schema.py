@@ -67,9 +67,13 @@ SCHEMA_VERSION = 1
 SCHEMA_KEY = "fizzcheck_schema"
 """The key that marks a fizzcheck document (or benchmark) and holds its schema version."""
 
-Outcome = Literal["passed", "failed", "skipped", "error"]
+Outcome = Literal["passed", "failed", "error", "skipped", "known_defect", "not_available", "behaviour_changed"]
 OUTCOMES: tuple[str, ...] = typing.get_args(Outcome)
-"""Every outcome a property row may record."""
+"""Every outcome a property row may record: pytest's own (passed, failed, error, skipped — an
+expected failure with no classification counts as skipped, with its reason), and the three a
+classifying plugin sets through ``report.fizzcheck_outcome`` (a known torch defect, a feature
+not available in this torch, a documented behaviour that changed); see
+:mod:`fizzcheck.results.outcomes` for how each is shown and how they make the verdict."""
 
 NOISY_IQR_OVER_MEDIAN = 0.05
 """A benchmark whose IQR / median exceeds this is flagged ``noisy`` …"""
@@ -195,9 +199,16 @@ class PropertyRow:
     device: str | None = field(metadata=_meta("the device parameter; null if the test is not device-parametrised"))
     dtype: str | None = field(metadata=_meta("the dtype parameter; null if the test is not dtype-parametrised"))
     target: str | None = field(metadata=_meta("the target's spec (see target.spec)"))
-    outcome: Outcome = field(metadata=_meta("what happened"))
+    outcome: Outcome = field(
+        metadata=_meta(
+            "what happened: passed, failed, error, skipped, known_defect, not_available or behaviour_changed"
+        )
+    )
     skip_reason: str | None = field(
-        metadata=_meta('why it was skipped or is an expected failure, e.g. "CUDA not available (...)"')
+        metadata=_meta(
+            "why it did not pass or fail: the skip reason, the expected failure's reason, or the classifying "
+            "plugin's detail (the defect id, the missing feature, the old and new behaviour)"
+        )
     )
     examples: int | None = field(
         metadata=_meta("Hypothesis test cases run; null for tests that are not Hypothesis tests")
@@ -233,6 +244,18 @@ class PropertyResults:
     )
     machine: Machine = field(metadata=_meta("the machine that ran the properties"))
     properties: list[PropertyRow] = field(metadata=_meta("one row per property test, sorted by nodeid"))
+    counts: dict[str, int] | None = field(
+        default=None,
+        metadata=_meta("property tests per outcome, as the terminal summary counted them (sums to len(properties))"),
+    )
+    unavailable: list[str] | None = field(
+        default=None,
+        metadata=_meta(
+            'one line per device or dtype this machine could not run, e.g. "cuda not available (...)"; '
+            "the run left them out instead of skipping them"
+        ),
+    )
+    verdict: str | None = field(default=None, metadata=_meta("the verdict line the terminal summary printed"))
 
 
 # --- benchmark results (pytest-benchmark JSON, extended) --------------------------------
@@ -249,6 +272,20 @@ class DevicePeaks:
         metadata=_meta("per dtype, the matrix side that reached it", column=None)
     )
     copy_gbps: float | None = field(metadata=_meta("device-to-device copy bandwidth, GB/s (bytes read + written)"))
+    measured_matmul_gflops: dict[str, float] | None = field(
+        default=None,
+        metadata=_meta(
+            "per dtype, the matmul micro-benchmark's best of start and end; matmul_gflops is the best "
+            "sustained rate of the run (this or a faster row)",
+            column=None,
+        ),
+    )
+    measured_copy_gbps: float | None = field(
+        default=None, metadata=_meta("the copy micro-benchmark's best of start and end", column=None)
+    )
+    end_matmul_gflops: dict[str, float] | None = field(
+        default=None, metadata=_meta("per dtype, the matmul peak re-measured at the end of the run", column=None)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,6 +312,21 @@ class BenchmarkRun(Machine):
     run_id: str = field(metadata=_meta("UTC timestamp + 4 hex digits: sorts by time, unique per run"))
     mode: str | None = field(metadata=_meta("the sweep: quick or full (--bench-mode)"))
     peaks: dict[str, DevicePeaks] | None = field(metadata=_meta("the measured peaks per device (cpu, cuda)"))
+    load: dict[str, Any] | None = field(
+        default=None,
+        metadata=_meta(
+            "the machine's load during the run: loadavg_start, loadavg_end, other_cores (cores other "
+            "processes used on average), steal_fraction, peak_drift (end vs start matmul peak), wall_s, "
+            "own_cpu_s (the run's CPU seconds), threads_reason",
+            column=None,
+        ),
+    )
+    busy: bool | None = field(
+        default=None, metadata=_meta("true when the machine was busy during the run (fizzcheck.bench.timing)")
+    )
+    busy_reasons: list[str] | None = field(
+        default=None, metadata=_meta("why the run counts as busy", column=None, items_hint="strings")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -312,6 +364,20 @@ class BenchmarkCase:
     target: str | None = field(
         metadata=_meta("the --fizzcheck-target spec for implementation target, else null", column=None)
     )
+    ci_low_s: float | None = field(
+        default=None, metadata=_meta("lower bound of the 95 % bootstrap confidence interval of the median, seconds")
+    )
+    ci_high_s: float | None = field(
+        default=None, metadata=_meta("upper bound of the 95 % bootstrap confidence interval of the median, seconds")
+    )
+    timing: str | None = field(
+        default=None,
+        metadata=_meta("interleaved: timed round by round with the group's other implementations", column=None),
+    )
+    planted: str | None = field(
+        default=None,
+        metadata=_meta("a deliberately planted slowdown (power study of fizzcheck compare); else null"),
+    )
     timer_median_s: float | None = field(
         default=None,
         metadata=_meta(
@@ -338,6 +404,21 @@ class BenchmarkMetrics:
     pct_peak_bandwidth: float | None = field(metadata=_meta("gbps as % of peaks[device].copy_gbps; null if unknown"))
     iqr_over_median: float | None = field(
         metadata=_meta("stats.iqr / stats.median (the report recomputes it from stats)", column=None)
+    )
+    busy: bool | None = field(
+        default=None,
+        metadata=_meta("the run was busy (machine_info.fizzcheck.busy), repeated on each row for the report"),
+    )
+    other_cores: float | None = field(
+        default=None,
+        metadata=_meta("cores other processes used on average during the run (machine_info.fizzcheck.load)"),
+    )
+    above_measured_peak: bool | None = field(
+        default=None,
+        metadata=_meta(
+            "true when this row's rate beat the peak micro-benchmarks: the peak is then this row's rate, "
+            "and the % of peak is not a measurement of headroom"
+        ),
     )
     noisy: bool | None = field(
         metadata=_meta(

@@ -67,6 +67,8 @@ class FileContents:
     columns: dict[str, list[Any]]
     peaks: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)
+    """A property run's devices and dtypes that could not run on its machine (one line each)."""
 
     @property
     def rows(self) -> int:
@@ -296,7 +298,14 @@ def _property_file(check: _Check, data: Mapping[str, Any]) -> FileContents:
     notes = [] if entries else [f"{check.path}: no property results in this run"]
     machine = _flat_machine(header["machine"])
     return FileContents(
-        str(check.path), "properties", header["run_id"], header["created"], machine, columns, notes=notes
+        str(check.path),
+        "properties",
+        header["run_id"],
+        header["created"],
+        machine,
+        columns,
+        notes=notes,
+        unavailable=list(header.get("unavailable") or []),
     )
 
 

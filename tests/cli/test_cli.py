@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import fizzcheck.suite
 from fizzcheck.cli import app as cli
+
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="what a machine without CUDA does")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,6 +43,15 @@ def test_module_help_works():
         (["verify", "--workers", "0"], "'0': use a positive number of worker processes or auto"),
         (["run", "--target", "compile:warp"], "unknown torch.compile backend"),
         (["bench", "--target", "seed-raw:x"], "'seed-raw' takes no ':' option"),
+        pytest.param(
+            ["verify", "--device", "cuda"], "fizzcheck: error: --device cuda: cuda not available (", marks=NO_CUDA
+        ),
+        pytest.param(
+            ["run", "--device", "cpu,cuda"], "fizzcheck: error: --device cpu,cuda: cuda not available (", marks=NO_CUDA
+        ),
+        pytest.param(
+            ["verify", "--dtype", "float16"], "float16 runs only on cuda, which is not available here", marks=NO_CUDA
+        ),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(args, message):
@@ -147,3 +159,32 @@ def test_verify_runs_the_suite_and_prints_the_verdict():
     assert "fizzcheck verification summary" in result.stdout
     assert "verdict: PASS" in result.stdout
     assert "test_sigmoid[cpu-float64]" in result.stdout
+
+
+def test_verify_checks_the_torch_of_this_environment():
+    """`fizzcheck verify` (what `nox -s verify_here` runs) verifies the torch this interpreter imports, by default on
+    every device it has, and says so in its verdict."""
+    result = _run("verify", "--profile", "dev", "--", "-k", "test_sigmoid")
+    assert result.returncode == 0, result.stdout[-2000:]
+    (verdict,) = [line for line in result.stdout.splitlines() if line.startswith("verdict: ")]
+    assert f"; target torch (torch {torch.__version__}); verified on cpu (float32, float64)" in verdict
+    if torch.cuda.is_available():
+        assert "cuda (" in verdict
+    else:
+        assert "; cuda not available (torch.cuda.is_available() is False)" in verdict
+        assert "cuda-" not in result.stdout  # no CUDA rows at all
+
+
+def test_the_verify_here_session_installs_no_torch():
+    """`nox -s verify_here` runs in the environment nox was started from (no venv) and installs no torch."""
+    import ast
+
+    tree = ast.parse((fizzcheck.suite.checkout_root() / "noxfile.py").read_text())
+    (session,) = [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "verify_here"]
+    (decorator,) = session.decorator_list
+    keywords = {k.arg: ast.literal_eval(k.value) for k in decorator.keywords if k.arg != "python"}
+    assert keywords["venv_backend"] == "none"
+    source = ast.get_source_segment((fizzcheck.suite.checkout_root() / "noxfile.py").read_text(), session)
+    assert "torch==" not in source
+    assert "constraints" not in source
+    assert '"fizzcheck", "verify"' in source

@@ -45,3 +45,7 @@ def test_parallel_results_equal_serial(tmp_path):
     # draws the same examples in any process, and the controller merges every worker's rows
     assert _rows(parallel) == _rows(serial)
     assert parallel["target"] == serial["target"]
+    # the controller counts once per test: the same counts and verdict as the serial run
+    assert parallel["counts"] == serial["counts"]
+    assert sum(parallel["counts"].values()) == len(parallel["properties"])
+    assert parallel["verdict"] == serial["verdict"]

@@ -31,14 +31,23 @@ def test_profiles_are_registered_with_hypothesis():
     assert settings.get_profile("ci").max_examples >= 100
 
 
-def test_device_and_dtype_parametrisation_with_cuda_skip(pytester):
+def test_default_is_every_available_device_and_what_is_missing_is_one_line(pytester):
     pytester.makepyfile(PROPERTY.replace("SHIFT", "0.0"))
-    result = pytester.runpytest("-v", "-rs", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-v", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*test_identity?cpu-float32? PASSED*", "*test_identity?cpu-float64? PASSED*"])
-    if not torch.cuda.is_available():
-        result.stdout.fnmatch_lines(["*test_identity?cuda-float16? SKIPPED*", "SKIPPED ?4? *CUDA not available*"])
-    outcomes = result.parseoutcomes()
-    assert outcomes["passed"] == 2
+    if torch.cuda.is_available():
+        result.stdout.fnmatch_lines(["*test_identity?cuda-float16? PASSED*"])
+    else:  # no CUDA rows at all: one line says why, in the header and in the summary
+        assert "cuda-" not in result.stdout.str()
+        result.stdout.fnmatch_lines(
+            [
+                "fizzcheck: cuda not available (torch.cuda.is_available() is False)",
+                "*not run here: cuda not available (torch.cuda.is_available() is False)",
+                "verdict: PASS — 2 passed, 0 failed, 0 errors of 2 property tests; target torch (torch *); "
+                "verified on cpu (float32, float64); cuda not available (torch.cuda.is_available() is False)*",
+            ]
+        )
+        result.assert_outcomes(passed=2)
 
 
 def test_selection_options_and_env(pytester, monkeypatch):
@@ -50,19 +59,37 @@ def test_selection_options_and_env(pytester, monkeypatch):
     result.stdout.fnmatch_lines(["*test_identity?cpu-float32? PASSED*"])
 
 
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks what happens on a machine without CUDA")
+
+
 @pytest.mark.parametrize(
-    ("option", "message"),
+    ("options", "message"),
     [
-        ("--fizzcheck-device=tpu", "unknown ['tpu']"),
-        ("--fizzcheck-dtype=int8", "unknown ['int8']"),
-        ("--hypothesis-profile=nope", "nope"),
+        (["--fizzcheck-device=tpu"], "unknown ['tpu']"),
+        (["--fizzcheck-dtype=int8"], "unknown ['int8']"),
+        (["--hypothesis-profile=nope"], "nope"),
+        pytest.param(
+            ["--fizzcheck-device=cuda"],
+            "--fizzcheck-device=cuda: cuda not available (torch.cuda.is_available() is False)",
+            marks=NO_CUDA,
+        ),
+        pytest.param(
+            ["--fizzcheck-device=cpu,cuda"], "cuda not available (torch.cuda.is_available() is False)", marks=NO_CUDA
+        ),
+        (["--fizzcheck-device=cpu", "--fizzcheck-dtype=float16"], "float16 runs only on cuda"),
+        pytest.param(
+            ["--fizzcheck-dtype=bfloat16"], "bfloat16 runs only on cuda, which is not available", marks=NO_CUDA
+        ),
     ],
 )
-def test_bad_options_are_usage_errors(pytester, option, message):
+def test_bad_options_are_usage_errors(pytester, options, message):
     pytester.makepyfile(PROPERTY.replace("SHIFT", "0.0"))
-    result = pytester.runpytest(option)
+    result = pytester.runpytest(*options)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert message in result.stderr.str()
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert len(errors) == 1, result.stderr.str()
+    assert message in errors[0]
+    assert "passed" not in result.stdout.str()  # nothing ran
 
 
 def test_profile_selection_from_environment(pytester, monkeypatch):
@@ -85,8 +112,8 @@ def test_failure_carries_reproducer_and_summary(pytester):
     result.stdout.fnmatch_lines(
         [
             "*out?0?=1.0, but should be 0.0 within bound 0.001 (error/bound=1e+03) ?identity?*",
-            "*Reproducer (run from the fizzcheck checkout):*",
-            "*x = np.array(?0.0, 1.0, 2.0?, dtype=np.float64).reshape((3,))*",
+            "*Reproducer (Python; runs anywhere the fizzcheck package is installed, with test_failure_carries_reproducer_and_summary importable):*",
+            "*x = np.array(?0.0, 1.0, 2.0?, dtype=np.dtype(?float64?)).reshape((3,))*",
             "*check_identity(x=x, shift=shift)*",
             "*verdict: FAIL*",
         ]
@@ -111,11 +138,17 @@ def test_broken(device):
     )
     out = pytester.path / "results"
     result = pytester.runpytest("--fizzcheck-dtype=float64", f"--fizzcheck-results={out}/", "--hypothesis-profile=dev")
-    result.assert_outcomes(passed=2, failed=1, skipped=2)  # the two cuda cases
+    cuda = torch.cuda.is_available()
+    result.assert_outcomes(passed=4 if cuda else 2, failed=2 if cuda else 1)
     (path,) = out.glob("properties-*.json")
     payload = json.loads(path.read_text())
     assert payload["fizzcheck_schema"] == 1
     assert payload["kind"] == "properties"
+    assert payload["counts"]["passed"] == (4 if cuda else 2)
+    assert payload["counts"]["failed"] == (2 if cuda else 1)
+    assert sum(payload["counts"].values()) == len(payload["properties"])
+    assert payload["verdict"].startswith("FAIL — ")
+    assert payload["unavailable"] == ([] if cuda else ["cuda not available (torch.cuda.is_available() is False)"])
     assert payload["machine"]["torch_version"] == torch.__version__
     rows = {row["nodeid"].split("::")[1]: row for row in payload["properties"]}
     identity = rows["test_identity[cpu-float64]"]
@@ -128,9 +161,7 @@ def test_broken(device):
     assert broken["max_error_ratio"] == pytest.approx(1000.0)
     assert "check_identity(x=x, shift=shift)" in broken["reproducer"]
     assert broken["message"].startswith("BoundExceeded: out[0]=1.0")
-    if not torch.cuda.is_available():
-        assert rows["test_identity[cuda-float64]"]["outcome"] == "skipped"
-        assert "CUDA not available" in rows["test_identity[cuda-float64]"]["skip_reason"]
+    assert ("test_identity[cuda-float64]" in rows) == cuda
 
 
 def test_results_file_is_never_overwritten(pytester):
@@ -210,3 +241,113 @@ def test_thread_option_sets_torch_threads_and_rejects_nonsense(pytester):
     result.stdout.fnmatch_lines(["*THREADS 1*"])
     result = pytester.runpytest_subprocess("--fizzcheck-threads=0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+CLASSIFIER = """
+import pytest
+
+# what the torch-history plugin does: classify a report, and make pytest's own status non-failing
+CLASSES = {
+    "test_defect": ("known_defect", "TD-1: fused SGD drops a late gradient", "KNOWN TORCH DEFECT TD-1: fused SGD"),
+    "test_changed": ("behaviour_changed", "old: UserWarning; new: FutureWarning", "BEHAVIOUR CHANGED: warning"),
+}
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    name = item.originalname
+    if name in CLASSES and call.when == "call":
+        outcome, detail, wasxfail = CLASSES[name]
+        report.outcome, report.wasxfail = "skipped", wasxfail
+        report.fizzcheck_outcome, report.fizzcheck_detail = outcome, detail
+    if name == "test_missing" and call.when == "setup":
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), 1, "Skipped: not available in torch 2.13.0: torch.func.jvp")
+        report.fizzcheck_outcome, report.fizzcheck_detail = "not_available", "not available in torch 2.13.0: torch.func.jvp"
+    return report
+"""
+
+CLASSIFIED = """
+import pytest
+
+def test_fine(target):
+    pass
+
+def test_defect(target):
+    raise TypeError("late gradient")
+
+def test_changed(target):
+    raise AssertionError("warning category changed")
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_missing(target, n):
+    pass
+
+@pytest.mark.xfail(strict=True, reason="torch does not do this yet")
+def test_plain_xfail(target):
+    assert False
+
+def test_no_ratio(target):
+    assert False, "momentum ignored"
+
+def test_skipped(target):
+    pytest.skip("needs a second GPU")
+"""
+
+
+def test_each_outcome_has_its_count_and_section_and_the_json_agrees(pytester):
+    """Classified outcomes (a fake torch-history plugin): their own sections; a plain xfail stays a skip;
+    a failure without an error ratio makes the verdict FAIL; terminal and JSON counts agree."""
+    import json
+
+    pytester.makeconftest(CLASSIFIER)
+    pytester.makepyfile(test_classified=CLASSIFIED)
+    out = pytester.path / "results"
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--fizzcheck-results={out}/")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # only test_no_ratio fails pytest's own status
+    result.assert_outcomes(passed=1, failed=1, skipped=3, xfailed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "FAIL (1):",
+            "  test_classified.py::test_no_ratio: AssertionError: momentum ignored",
+            "BEHAVIOUR CHANGED (1):",
+            "  test_classified.py::test_changed: old: UserWarning; new: FutureWarning",
+            "KNOWN TORCH DEFECT (1):",
+            "  test_classified.py::test_defect: TD-1: fused SGD drops a late gradient",
+            "NOT AVAILABLE (2):",
+            "  2 × not available in torch 2.13.0: torch.func.jvp",
+            "SKIPPED (2):",
+            "  1 × expected failure: torch does not do this yet",
+            "  1 × needs a second GPU",
+            "counts: 1 passed, 1 failed, 0 errors, 1 known torch defect, 1 behaviour change, 2 not available, "
+            "2 skipped (8 property tests; run *)",
+            "verdict: FAIL — * (failing: test_no_ratio); target torch (torch *)*",
+        ]
+    )
+    (path,) = out.glob("properties-*.json")
+    payload = json.loads(path.read_text())
+    assert payload["counts"] == {
+        "failed": 1, "error": 0, "behaviour_changed": 1, "known_defect": 1, "not_available": 2, "skipped": 2, "passed": 1,
+    }  # fmt: skip
+    outcomes = {row["nodeid"].split("::")[1]: (row["outcome"], row["skip_reason"]) for row in payload["properties"]}
+    assert outcomes["test_defect"] == ("known_defect", "TD-1: fused SGD drops a late gradient")
+    assert outcomes["test_plain_xfail"] == ("skipped", "expected failure: torch does not do this yet")
+    assert outcomes["test_no_ratio"][0] == "failed"
+    terminal_verdict = next(line for line in result.stdout.lines if line.startswith("verdict: "))
+    assert terminal_verdict == f"verdict: {payload['verdict']}"
+    assert path.name == f"properties-{payload['run_id']}.json"
+    assert f"run {payload['run_id']})" in result.stdout.str()
+
+
+def test_summary_never_cuts_a_test_name(pytester):
+    name = "test_" + "a_rather_long_property_name_" * 4
+    pytester.makepyfile(PROPERTY.replace("SHIFT", "0.0").replace("def test_identity(", f"def {name}("))
+    result = pytester.runpytest("-p", "no:cacheprovider", "--fizzcheck-device=cpu", "--fizzcheck-dtype=float64")
+    result.stdout.fnmatch_lines([f"test_summary_never_cuts_a_test_name.py::{name}[[]cpu-float64[]]  passed *0"])
+
+
+def test_only_property_tests_are_counted(pytester):
+    pytester.makepyfile("def test_helper():\n    pass\n\ndef test_property(target):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["counts: 1 passed, 0 failed, 0 errors (1 property tests; run *)"])

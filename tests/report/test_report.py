@@ -17,6 +17,7 @@ from fizzcheck.cli import report as report_cli
 from fizzcheck.errors import FizzcheckError
 from fizzcheck.report import load_results, plots, tables
 from fizzcheck.report.build import build_report
+from fizzcheck.report.cells import verification_rows
 from fizzcheck.report.files import write_csv, write_report
 from fizzcheck.report.html import index_html
 from fizzcheck.report.markdown import MARKDOWN_FAILURE_LIMIT, md_code, md_text, summary_markdown
@@ -74,30 +75,48 @@ def test_benchmarks_without_fizzcheck_extra_info_are_ignored_with_a_note(tmp_pat
 def test_verdict_pass_names_the_property_closest_to_its_bound(tmp_path):
     write_results(tmp_path, seed=4)
     results = load_results([tmp_path])
-    verdict = tables.verdict(results.verification)
+    verdict = tables.verdict(results.verification, results.machines)
     passed = results.verification[results.verification["outcome"] == "passed"]
     closest = passed.loc[passed["max_error_ratio"].idxmax()]
     assert verdict.status == "PASS"
-    assert verdict.passed == 12
-    assert verdict.skipped == 12
+    # one count per property test result: 6 properties × 2 devices × 2 dtypes, the CUDA half skipped
+    assert verdict.counts["passed"] == len(passed) == 12
+    assert verdict.counts["skipped"] == 12
+    assert verdict.total == len(results.verification)
     assert verdict.closest_ratio == closest["max_error_ratio"]
-    assert verdict.closest_property == f"{closest['property']}[cpu-{closest['dtype']}]"
-    assert verdict.headline.startswith("PASS — 12 properties within their error bounds (closest to the edge: ")
-    assert verdict.skip_reasons == [("CUDA not available (torch.cuda.is_available() is False)", 12)]
+    assert verdict.closest_test == f"{closest['property']}[cpu-{closest['dtype']}]"
+    assert verdict.headline.startswith("PASS — 12 passed, 0 failed, 0 errors, 12 skipped of 24 property tests; ")
+    assert "; verified on cpu (float32, float64)" in verdict.headline
+    assert f"closest to the edge: {closest['max_error_ratio']:.3g} of the bound" in verdict.headline
+    assert verdict.reasons["skipped"] == [("CUDA not available (torch.cuda.is_available() is False)", 12)]
 
 
 def test_verdict_fails_when_any_run_failed(results_dir):
-    verdict = tables.verdict(load_results([results_dir]).verification)
+    results = load_results([results_dir])
+    verdict = tables.verdict(results.verification, results.machines)
     assert verdict.status == "FAIL"
-    assert verdict.failed == 1
-    assert verdict.headline.startswith("FAIL — 1 of 12 properties failed or errored (test_matmul[cpu-float32])")
+    assert verdict.counts["failed"] == 1
+    assert verdict.total == len(results.verification) == 72
+    assert verdict.headline.startswith(
+        "FAIL — 35 passed, 1 failed, 0 errors, 36 skipped of 72 property tests (failing: test_matmul[cpu-float32])"
+    )
+
+
+def test_verdict_fails_on_a_failure_without_an_error_ratio(tmp_path):
+    document = synthetic.property_results(run_id="r", machine=synthetic.machine_block())
+    row = next(r for r in document["properties"] if r["outcome"] == "passed")
+    row.update(outcome="failed", max_error_ratio=None, message="AssertionError: momentum ignored")
+    synthetic.write_json(tmp_path / "p.json", document)
+    verdict = tables.verdict(load_results([tmp_path]).verification)
+    assert verdict.status == "FAIL"
+    assert verdict.counts["failed"] == 1
 
 
 def test_verdict_without_property_results(tmp_path):
     write_results(tmp_path, properties=False)
     verdict = tables.verdict(load_results([tmp_path]).verification)
     assert verdict.status == "NO PROPERTIES"
-    assert "benchmarks only" in verdict.headline
+    assert verdict.headline == "no property results (benchmarks only)"
 
 
 def test_verification_table_aggregates_runs(results_dir):
@@ -112,7 +131,57 @@ def test_verification_table_aggregates_runs(results_dir):
     rows = results.verification.query("property == 'test_matmul' and device == 'cpu' and dtype == 'float32'")
     assert matmul["examples"] == rows["examples"].sum()
     assert matmul["max_error_ratio"] == rows["max_error_ratio"].max()
-    assert set(table[table["device"] == "cuda"]["verdict"]) == {"SKIP"}
+    assert set(table[table["device"] == "cuda"]["verdict"]) == {"SKIPPED"}
+
+
+def _classified(tmp_path):
+    """One run whose rows carry every outcome a classifying plugin sets, and a header naming what was left out."""
+    document = synthetic.property_results(run_id="20261130T000000Z-abcd", machine=synthetic.machine_block())
+    passed = [r for r in document["properties"] if r["outcome"] == "passed"]
+    passed[0].update(
+        outcome="known_defect", skip_reason="TD-7: fused SGD with a late first gradient", max_error_ratio=None
+    )
+    passed[1].update(outcome="behaviour_changed", skip_reason="old: UserWarning; new: FutureWarning")
+    passed[2].update(outcome="not_available", skip_reason="not available in torch 2.13.0: torch.func.jvp")
+    passed[3].update(outcome="not_available", skip_reason="not available in torch 2.13.0: torch.func.jvp")
+    document["unavailable"] = ["cuda not available (torch.cuda.is_available() is False)"]
+    synthetic.write_json(tmp_path / "p.json", document)
+    return build_report(load_results([tmp_path]), now=NOW)
+
+
+def test_every_outcome_has_its_count_and_section_in_markdown_and_html(tmp_path):
+    report = _classified(tmp_path)
+    counts = report.verdict.counts
+    assert (counts["known_defect"], counts["behaviour_changed"], counts["not_available"]) == (1, 1, 2)
+    assert sum(counts.values()) == len(report.results.verification)
+    summary, page = summary_markdown(report), index_html(report)
+    counts_line = f"{report.verdict.counts_text()} ({report.verdict.total} property tests)"
+    assert "1 known torch defect, 1 behaviour change, 2 not available" in counts_line
+    assert f"**Counts:** {counts_line}" in summary
+    assert f"<strong>Counts:</strong> {counts_line}" in page
+    for heading in (
+        "KNOWN TORCH DEFECT (1)",
+        "BEHAVIOUR CHANGED (1)",
+        "NOT AVAILABLE (2)",
+        f"SKIPPED ({counts['skipped']})",
+    ):
+        assert f"### {heading}" in summary
+        assert f"<h2>{heading}</h2>" in page
+    # what could not run is one line per reason, not one row per cell
+    assert "* 2 × not available in torch 2.13.0: torch.func.jvp" in summary
+    assert "<li>2 × not available in torch 2.13.0: torch.func.jvp</li>" in page
+    assert "TD-7: fused SGD with a late first gradient" in summary
+    _header, rows = verification_rows(report)
+    verdicts = {row[-1].text for row in rows}
+    assert verdicts == {"PASS", "KNOWN TORCH DEFECT", "BEHAVIOUR CHANGED"}
+    assert "Not run here: cuda not available (torch.cuda.is_available() is False)" in summary
+    assert "cuda not available (torch.cuda.is_available() is False)" in report.verdict.headline
+
+
+def test_summary_markdown_has_no_raw_html_entities(results_dir):
+    summary = summary_markdown(build_report(load_results([results_dir]), now=NOW))
+    assert "&gt;" not in summary
+    assert "(above 1: faster)" in summary
 
 
 def test_speed_table_speedup_against_the_chosen_baseline(results_dir):
@@ -158,10 +227,11 @@ def test_report_directory_has_every_output_and_is_new_each_time(results_dir, tmp
     assert len(speed) == len(results.speed)
     assert np.allclose(speed["median_s"], results.speed["median_s"], rtol=1e-9)
     summary = (first / "summary.md").read_text()
-    assert summary.startswith("## fizzcheck: FAIL — 1 of 12 properties failed or errored")
+    assert summary.startswith("## fizzcheck: FAIL — 35 passed, 1 failed, 0 errors, 36 skipped of 72 property tests")
     assert (
         summary.index("### Verification")
-        < summary.index("### Failures")
+        < summary.index("### SKIPPED (36)")
+        < summary.index("### FAIL (1)")
         < summary.index("### Speed")
         < summary.index("### Machines")
     )
@@ -309,7 +379,7 @@ def test_cli_report_prints_the_verdict_and_where_the_report_is(results_dir, tmp_
     captured = capsys.readouterr()
     assert status == 0, captured.err
     lines = captured.out.splitlines()
-    assert lines[0].startswith("fizzcheck: FAIL — 1 of 12 properties failed or errored")
+    assert lines[0].startswith("fizzcheck: FAIL — 35 passed, 1 failed, 0 errors, 36 skipped of 72 property tests")
     (directory,) = out.iterdir()
     assert lines[1] == f"report: {directory / 'index.html'} (summary.md and CSV tables alongside)"
     page = (directory / "index.html").read_text()

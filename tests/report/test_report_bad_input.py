@@ -112,7 +112,8 @@ BAD_FILES = [
     (
         "bad-outcome",
         _edit(_valid_properties(), lambda d: d["properties"][3].update(outcome="exploded")),
-        'properties[3].outcome is "exploded"; expected one of passed, failed, skipped, error',
+        'properties[3].outcome is "exploded"; expected one of passed, failed, error, skipped, known_defect, '
+        'not_available, behaviour_changed',
     ),
     (
         "missing-nodeid",

@@ -129,7 +129,7 @@ def test_the_documents_examples_are_valid_and_name_only_schema_fields():
     benchmarks = parse_result_document(
         _benchmark_document(examples["machine_info.fizzcheck"], [examples["extra_info"]]), "benchmark example"
     )
-    assert benchmarks.columns["case"] == ["linear_forward"]
+    assert benchmarks.columns["case"] == ["linear"]
     assert len(benchmarks.peaks) == 6
     undocumented = [
         *_undocumented_keys(examples["properties"], PropertyResults, ""),
@@ -170,7 +170,7 @@ def test_the_benchmark_writers_output_is_valid_and_loads():
     from fizzcheck.bench.runner import extra_info, prepare
 
     conftest = _load_conftest()
-    config = _Config({conftest._PEAKS: PEAKS})
+    config = _Config({conftest._PEAKS: PEAKS, conftest._END_PEAKS: PEAKS})  # no re-measurement at the end
     machine_info: dict[str, Any] = {}
     conftest.pytest_benchmark_update_machine_info(config, machine_info)
     params = CaseParams("matmul", "torch_raw", "cpu", "float32", "seed")
@@ -192,7 +192,7 @@ def test_the_benchmark_writers_output_is_valid_and_loads():
 
 
 def test_the_property_recorders_output_is_valid_and_loads(pytester):
-    pytester.makepyfile("def test_one():\n    pass\n\ndef test_two():\n    assert False\n")
+    pytester.makepyfile("def test_one(target):\n    pass\n\ndef test_two(target):\n    assert False\n")
     out = pytester.path / "results"
     pytester.runpytest("-p", "no:cacheprovider", f"--fizzcheck-results={out}/").assert_outcomes(passed=1, failed=1)
     (path,) = out.glob("properties-*.json")
