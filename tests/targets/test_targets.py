@@ -35,6 +35,11 @@ def _imports(path: Path) -> list[str]:
     return names
 
 
+def test_the_scan_finds_the_property_suite():
+    # an empty PROPERTY_FILES (a moved test file, a wrong ROOT) would make the scan below pass vacuously
+    assert {"test_ops.py", "test_optim.py", "test_transforms.py"} <= {p.name for p in PROPERTY_FILES}
+
+
 @pytest.mark.parametrize("path", PROPERTY_FILES, ids=lambda p: p.name)
 def test_properties_reach_torch_only_through_the_target(path):
     bad = [n for n in _imports(path) if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)]
