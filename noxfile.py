@@ -100,9 +100,22 @@ def tests(session: nox.Session) -> None:
     """
     _install(session, "parallel")
     session.env.setdefault("FIZZCHECK_PROFILE", "ci")
+    results = Path(session.create_tmp()) / "surface"
+    shutil.rmtree(results, ignore_errors=True)
+    results.mkdir(parents=True)
     _run(
-        session, "pytest", "tests", "properties", "-m", "not timing and not venv", *_workers(session), *session.posargs
+        session,
+        "pytest",
+        "tests",
+        "properties",
+        "-m",
+        "not timing and not venv",
+        f"--fizzcheck-results={results}/properties-{{run_id}}.json",
+        *_workers(session),
+        *session.posargs,
     )
+    if not session.posargs:  # the whole suite ran: every declared API cell must have been exercised
+        _run(session, "fizzcheck", "surface", "--require-all", str(results))
 
 
 @nox.session(python=PYTHON, venv_backend="none")

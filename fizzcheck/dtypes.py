@@ -46,7 +46,8 @@ DTYPES: dict[str, DTypeInfo] = {
     "bfloat16": DTypeInfo("bfloat16", 8, 2.0**-126, 2.0**-133, 3.3895313892515355e38, 2.0**20, 2.0**-20),
 }
 FLOAT_DTYPES = ("float32", "float64")
-"""The dtypes every property runs in on every device; float16/bfloat16 are CUDA extras."""
+"""The dtypes every property runs in on every device; float16/bfloat16 run on CUDA, and on the CPU
+for the properties marked ``cpu_low_precision``."""
 
 
 def dtype_info(name: str) -> DTypeInfo:

@@ -33,6 +33,7 @@ from fizzcheck.dtypes import round_to
 from fizzcheck.history.capabilities import available
 from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.strategies.training import FULL_PRECISIONS
+from fizzcheck.surface import touch
 from fizzcheck.targets import Target
 
 MODULES = ("Linear", "Sigmoid", "Softmax", "LogSoftmax", "Sequential", "FizzBuzzNet")
@@ -68,6 +69,7 @@ def check_load_state_dict(target: Target, kind, values, *, assign, frozen, sourc
         before[name].requires_grad_(False)
     state = {name: target.tensor(values[name], dtype=source_dtype, device=device) for name in before}
     kwargs = {"assign": True} if assign else {}
+    touch("module", api="load_state_dict_assign" if assign else "load_state_dict_copy")
     result = module.load_state_dict(state, strict=True, **kwargs)
     assert not result.missing_keys, f"load_state_dict reported {result}"
     assert not result.unexpected_keys, f"load_state_dict reported {result}"
@@ -127,6 +129,7 @@ def test_load_state_dict_assign(target, device, dtype, data):
 def check_load_state_dict_strict(target: Target, kind, drop, extra, *, strict, device) -> None:
     """Missing and unexpected keys: strict=True raises naming them; strict=False loads the rest and reports them."""
     module = build_module(target, kind, dtype="float32", device=device)
+    touch("module", api="load_state_dict_strict")
     state = {n: p.detach() + 1.0 for n, p in module.state_dict().items()}
     for name in drop:
         del state[name]
@@ -169,6 +172,8 @@ def test_load_state_dict_strict(target, device, data):
 
 
 CONVERSIONS = ("to(dtype)", "half", "double", "float", "to(device)", "cpu", "cuda")
+CONVERSION_CELLS = {c: "to" if c.startswith("to(") else c for c in CONVERSIONS}
+"""Each conversion → its surface cell (fizzcheck.surface.catalogue, family ``module``)."""
 
 
 def check_conversion(target: Target, kind, conversion, frozen, with_grad, *, device) -> None:
@@ -183,6 +188,7 @@ def check_conversion(target: Target, kind, conversion, frozen, with_grad, *, dev
             p.grad = target.torch.ones_like(p) / 3
     values = {n: target.numpy(p) for n, p in before.items()}
     dtype, where = "float64", "cpu"
+    touch("module", api=CONVERSION_CELLS[conversion])
     if conversion == "to(dtype)":
         returned, dtype = module.to(target.dtype("float32")), "float32"
     elif conversion in ("half", "double", "float"):
@@ -236,6 +242,7 @@ def test_module_conversions(target, device, data):
 def check_requires_grad_and_traversals(target: Target, kind, flag, *, device) -> None:
     """requires_grad_(flag) reaches every parameter; named_parameters and buffers match state_dict."""
     module = build_module(target, kind, dtype="float32", device=device)
+    touch("module", api=("requires_grad_", "named_parameters", "buffers"))
     assert module.requires_grad_(flag) is module, "requires_grad_ must return the module"
     named = dict(module.named_parameters())
     assert all(p.requires_grad == flag for p in named.values()), f"requires_grad_({flag}) missed a parameter"

@@ -99,6 +99,22 @@ LAYERS = {
     ),
     "fizzcheck.mutants": ("fizzcheck.cli",),
     "fizzcheck.compat": ("fizzcheck.cli",),
+    # the declared API surface is data and counting: torch-free, read by targets, plugin, report, CLI
+    "fizzcheck.surface": (
+        "fizzcheck.reference",
+        "fizzcheck.bounds",
+        "fizzcheck.check",
+        "fizzcheck.strategies",
+        "fizzcheck.targets",
+        "fizzcheck.plugin",
+        "fizzcheck.cli",
+        "fizzcheck.report",
+        "fizzcheck.results",
+        "fizzcheck.bench",
+        "fizzcheck.history",
+        "fizzcheck.mutants",
+        "fizzcheck.compat",
+    ),
 }
 """Dependencies point one way: cli → workflows → plugin/check → bounds/strategies → reference;
 report reads results and never the plugin or the CLI. A package's ``__main__`` is a command-line
@@ -216,6 +232,19 @@ def test_dependencies_point_one_way(layer):
         if any(target == f or target.startswith(f + ".") for f in forbidden)
     )
     assert not wrong, f"{layer} must not import {', '.join(forbidden)}: " + "; ".join(wrong)
+
+
+def test_the_surface_catalogue_never_imports_torch():
+    """``fizzcheck surface`` and the report read the catalogue without a torch install."""
+    for path in (PACKAGE / "surface").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [
+            alias.name if isinstance(node, ast.Import) else (node.module or "")
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        ]
+        assert not [n for n in names if n.split(".")[0] in ("torch", "numpy", "pandas")], (path, names)
 
 
 def test_the_reference_never_imports_torch():

@@ -16,6 +16,7 @@ from fizzcheck.cli.invoke import run_command
 from fizzcheck.cli.mutants import compat, mutants
 from fizzcheck.cli.report import compare, report
 from fizzcheck.cli.run import run
+from fizzcheck.cli.surface import surface
 from fizzcheck.cli.train import train
 from fizzcheck.cli.verify import verify
 
@@ -36,7 +37,7 @@ def fizzcheck(ctx: click.Context) -> int:
     return 0
 
 
-for _command in (verify, run, bench, train, report, compare, mutants, compat):
+for _command in (verify, run, bench, train, report, compare, surface, mutants, compat):
     fizzcheck.add_command(_command)
 
 

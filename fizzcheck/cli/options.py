@@ -158,7 +158,7 @@ def dtype_option(function: F) -> F:
     return click.option(
         "--dtype",
         type=CommaSeparated(DTYPE_NAMES, "dtype"),
-        help="dtypes, e.g. float32 (default: all that run on the devices; float16/bfloat16 need cuda)",
+        help="dtypes, e.g. float32 (default: all that run on the devices; float16/bfloat16: on cuda, and on the cpu for the properties marked cpu_low_precision)",
     )(function)
 
 

@@ -82,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--fizzcheck-dtype",
         default=None,
-        help="comma-separated dtypes (float32,float64; float16,bfloat16 run on CUDA); default: all that run on the devices; env FIZZCHECK_DTYPES",
+        help="comma-separated dtypes (float32,float64; float16,bfloat16 on CUDA, and on the CPU for properties marked cpu_low_precision); default: all that run on the devices; env FIZZCHECK_DTYPES",
     )
     group.addoption(
         "--fizzcheck-target",
@@ -125,9 +125,11 @@ class Selection:
     dtypes: list[str]
     unavailable: list[str] = field(default_factory=list)
 
-    def runs(self, device: str, dtype: str) -> bool:
-        """Whether the cell device × dtype is in fizzcheck's matrix (half precisions: CUDA only)."""
-        return not (device == "cpu" and dtype in LOW_PRECISION)
+    def runs(self, device: str, dtype: str, *, cpu_low_precision: bool = False) -> bool:
+        """Whether the cell device × dtype is in fizzcheck's matrix: half precisions run on CUDA, and
+        on the CPU for the properties marked ``cpu_low_precision`` (the paths torch's CPU accepts
+        them on, with bounds derived for the format)."""
+        return cpu_low_precision or not (device == "cpu" and dtype in LOW_PRECISION)
 
 
 def select_devices_and_dtypes(
@@ -135,9 +137,10 @@ def select_devices_and_dtypes(
 ) -> Selection:
     """Requested devices and dtypes (None: all) → a :class:`Selection` of those that can run here.
 
-    ``cuda_problem`` is why CUDA cannot run (None: it can). A requested device, or a requested dtype
-    that no selected device runs, raises :class:`pytest.UsageError` with one line; the default
-    drops them and says so in ``unavailable``.
+    ``cuda_problem`` is why CUDA cannot run (None: it can). A requested device that cannot run
+    raises :class:`pytest.UsageError` with one line; the default drops it and says so in
+    ``unavailable``. Every dtype runs somewhere (half precisions on the CPU for the properties
+    marked ``cpu_low_precision``).
     """
     why = (cuda_problem or "").removeprefix("CUDA not available").strip() or f"({cuda_problem})"
     unavailable = [f"cuda not available {why}"] if cuda_problem else []
@@ -150,15 +153,9 @@ def select_devices_and_dtypes(
         chosen_devices = [d for d in DEVICE_TYPES if not (d == "cuda" and cuda_problem)]
     wanted = dtypes if dtypes is not None else [*FLOAT_DTYPES, *LOW_PRECISION]
     selection = Selection(chosen_devices, [], unavailable)
-    runnable = [t for t in wanted if any(selection.runs(d, t) for d in chosen_devices)]
-    if dtypes is not None:
-        left_out = [t for t in dtypes if t not in runnable]
-        if left_out:
-            where = "cuda, which is not available here" if cuda_problem else "cuda (not selected)"
-            raise pytest.UsageError(
-                f"--fizzcheck-dtype={','.join(dtypes)}: {', '.join(left_out)} runs only on {where}; "
-                f"devices selected: {','.join(chosen_devices)}"
-            )
+    # every dtype runs on some selected device: on CUDA, and on the CPU for the properties marked
+    # cpu_low_precision (a property that takes none of them gets an empty, skipped parameter set)
+    runnable = [t for t in wanted if any(selection.runs(d, t, cpu_low_precision=True) for d in chosen_devices)]
     return Selection(chosen_devices, runnable, unavailable)
 
 
@@ -227,6 +224,11 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)  # after Hypothesis's plugin has loaded --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dtypes(*names): restrict the dtypes a property runs in")
+    config.addinivalue_line(
+        "markers",
+        "cpu_low_precision: the property also runs float16/bfloat16 on the CPU (torch accepts them there "
+        "and its bounds are derived per format)",
+    )
     register_history(config)  # markers requires / known_defect / behaviour_change and their outcomes
     selection = _selection(config)
     _set_threads(config)
@@ -295,12 +297,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     selection = _selection(metafunc.config)
     marker = metafunc.definition.get_closest_marker("dtypes")
     allowed = [d for d in selection.dtypes if marker is None or d in marker.args]
+    cpu_low = metafunc.definition.get_closest_marker("cpu_low_precision") is not None
     devices = selection.devices if wants_device else ["cpu"]
     params = []
     for device in devices:
         for dtype in allowed if wants_dtype else [None]:
-            if dtype is not None and not selection.runs(device, dtype):
-                continue  # half precisions are a CUDA feature in fizzcheck's matrix
+            if dtype is not None and not selection.runs(device, dtype, cpu_low_precision=cpu_low):
+                continue  # half precisions: CUDA, and the CPU for properties marked cpu_low_precision
             values = tuple(v for v, wanted in ((device, wants_device), (dtype, wants_dtype)) if wanted)
             params.append(pytest.param(*values, id="-".join(str(v) for v in values)))
     names = ",".join(n for n, wanted in (("device", wants_device), ("dtype", wants_dtype)) if wanted)

@@ -16,18 +16,20 @@ passed row into an error.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fizzcheck import surface
 from fizzcheck.check import Comparison, observe
 from fizzcheck.results.machine import collect_machine, new_run_id
 from fizzcheck.results.outcomes import LABELS, Summary, summarize
@@ -104,6 +106,15 @@ def classify(report: pytest.TestReport) -> tuple[str, str | None]:
     return outcome, reason
 
 
+def surface_totals(rows: Iterable[PropertyRow]) -> dict[str, int]:
+    """Every declared cell → examples that exercised it over ``rows`` (0 for cells none did)."""
+    totals = dict.fromkeys(surface.all_cell_ids(), 0)
+    for row in rows:
+        for cell, examples in (row.surface or {}).items():
+            totals[cell] = totals.get(cell, 0) + examples
+    return totals
+
+
 def target_label(target: dict[str, Any]) -> str:
     """``seed-raw (torch 2.13.0+cpu)``: the target's spec and the torch it ran on."""
     spec = target.get("spec") or target.get("name") or "torch"
@@ -157,22 +168,26 @@ class PropertyRecorder:
 
             def counted(*args: Any, **kwargs: Any) -> Any:
                 examples[0] += 1
-                return inner(*args, **kwargs)
+                with surface.example():
+                    return inner(*args, **kwargs)
 
             handle.inner_test = counted
         failed = False
-        with observe(record):
-            try:
+        # a Hypothesis test counts cells per example (``counted``), any other test as one example
+        whole = surface.example() if inner is None else contextlib.nullcontext()
+        try:
+            with observe(record), surface.collecting() as cells, whole:
                 return (yield)
-            except BaseException:
-                failed = True
-                raise
-            finally:
-                if inner is not None:
-                    handle.inner_test = inner
-                ratio = (worst_any[0] if failed else worst_ok[0]) if compared[0] else None
-                item.user_properties.append(("max_error_ratio", ratio))
-                item.user_properties.append(("examples", examples[0] if inner is not None else None))
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            if inner is not None:
+                handle.inner_test = inner
+            ratio = (worst_any[0] if failed else worst_ok[0]) if compared[0] else None
+            item.user_properties.append(("max_error_ratio", ratio))
+            item.user_properties.append(("examples", examples[0] if inner is not None else None))
+            item.user_properties.append(("surface", dict(sorted(cells.items()))))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
@@ -224,6 +239,7 @@ class PropertyRecorder:
             duration_s=round(report.duration, 6),
             message=props.get("message"),
             reproducer=props.get("reproducer"),
+            surface=props.get("surface") or None,
         )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -241,6 +257,7 @@ class PropertyRecorder:
             counts=summary.counts,
             unavailable=self.unavailable,
             verdict=summary.headline,
+            surface=surface_totals(self.rows.values()),
         )
         try:
             written = write_json_new(path, dataclasses.asdict(document))

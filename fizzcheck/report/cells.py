@@ -240,3 +240,36 @@ def peak_rows(report: Report) -> tuple[Header, Rows]:
         for r in records(report.peaks)
     ]  # fmt: skip
     return header, rows
+
+
+def _surface(report: Report) -> list[Any]:
+    if not report.results.surface:
+        return []
+    from fizzcheck.surface import coverage
+
+    devices = {str(d) for d in report.results.verification["device"].dropna().unique()} or {"cpu"}
+    return coverage(report.results.surface, devices)
+
+
+def surface_rows(report: Report) -> tuple[Header, Rows, list[str]]:
+    """The API-surface section: one row per catalogue family (declared, exercised, gaps, not
+    available, fewest examples of an exercised cell), and per family one line naming the cells no
+    example reached (and those that need a device the runs did not have)."""
+    from fizzcheck.surface import family_lines
+
+    cells = _surface(report)
+    header = ["family", "declared cells", "exercised", "not exercised", "not available", "fewest examples"]
+    rows = [[code_cell(name), *(number_cell(str(n)) for n in numbers)] for name, *numbers in family_lines(cells)]
+    gaps = []
+    for family in dict.fromkeys(c.family for c in cells):
+        for status in ("not exercised", "not available"):
+            missed = [c.cell.removeprefix(family) for c in cells if c.family == family and c.status == status]
+            if missed:
+                shown = ", ".join(missed[:SURFACE_CELLS_SHOWN])
+                more = f" and {len(missed) - SURFACE_CELLS_SHOWN} more" if len(missed) > SURFACE_CELLS_SHOWN else ""
+                gaps.append(f"{family}: {len(missed)} {status.upper()}: {shown}{more}")
+    return header, rows, gaps
+
+
+SURFACE_CELLS_SHOWN = 8
+"""Cells named per family and status in the report's gap lines (``fizzcheck surface FILE`` lists all)."""

@@ -19,6 +19,7 @@ from fizzcheck.report.cells import (
     records,
     scope,
     speed_rows,
+    surface_rows,
     verification_rows,
 )
 from fizzcheck.report.templating import render
@@ -33,6 +34,7 @@ HTML_FILE_LIMIT = 200
 _SECTIONS = {
     "verification": "Verification",
     "failures": "FAIL",
+    "surface": "API surface",
     "speed": "Speed",
     "scaling": "Scaling",
     "roofline": "Roofline",
@@ -79,6 +81,7 @@ def index_html(report: Report) -> str:
     shown = {
         "verification": not report.verification.empty,
         "failures": not report.failures.empty,
+        "surface": bool(report.results.surface),
         "speed": not report.speed.empty,
         "scaling": not report.speed.empty and bool(scaling),
         "roofline": not report.speed.empty and bool(roofline),
@@ -98,6 +101,7 @@ def index_html(report: Report) -> str:
         verification=verification_rows(report) if shown["verification"] else None,
         outcomes=[(_anchor(label), label, count, lines) for label, count, lines in outcome_sections(report)],
         failures=_failures(report),
+        surface=surface_rows(report) if shown["surface"] else None,
         busy=busy_lines(report),
         matrix=matrix_rows(report) if shown["speed"] else None,
         speed=speed_rows(report) if shown["speed"] else None,

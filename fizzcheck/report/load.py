@@ -20,7 +20,7 @@ import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +57,13 @@ _RUN_COLUMNS = ("run_id", "machine_id", "created", "file")
 _RECOMPUTED = ("gflops", "gbps", "iqr_over_median")
 """Speed columns the loader derives from ``stats`` (as :func:`fizzcheck.bench.runner.derived_metrics` does)."""
 _BENCHMARK_RECORDS = (BenchmarkCase, BenchmarkMetrics, BenchmarkStats)
+_LISTS = ("samples", "passes", "yardstick_s")
+"""List-valued speed columns (the rounds; rounds per pass; the yardstick per pass), kept as objects, last."""
 
 VERIFICATION_COLUMNS = (*column_names(PropertyRow), *_RUN_COLUMNS)
 SPEED_COLUMNS = (
-    *(column for record in _BENCHMARK_RECORDS for column in column_names(record) if column != "samples"),
-    *_RECOMPUTED, "benchmark", *_RUN_COLUMNS, "samples",
+    *(column for record in _BENCHMARK_RECORDS for column in column_names(record) if column not in _LISTS),
+    *_RECOMPUTED, "benchmark", *_RUN_COLUMNS, *_LISTS,
 )  # fmt: skip
 MACHINE_COLUMNS = ("machine_id", "run_id", "kind", *column_names(Machine)[1:], "created", "file")
 PEAK_COLUMNS = ("machine_id", "run_id", "device", "dtype", *column_names(DevicePeaks))
@@ -93,10 +95,21 @@ class Results:
     notes: tuple[str, ...] = ()
     unavailable: tuple[str, ...] = ()
     """What the property runs could not run on their machines (``cuda not available (…)``), once each."""
+    surface: dict[str, int] = field(default_factory=dict)
+    """Declared API cells → examples that exercised them, summed over the property runs
+    (:mod:`fizzcheck.surface`); empty when no run recorded coverage."""
 
     @property
     def empty(self) -> bool:
         return self.verification.empty and self.speed.empty
+
+
+def _surface_totals(contents: Iterable[FileContents]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for c in contents:
+        for cell, examples in c.surface.items():
+            totals[cell] = totals.get(cell, 0) + int(examples)
+    return totals
 
 
 def find_result_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -172,7 +185,7 @@ def _frame(table: dict[str, list[Any]], columns: Sequence[str], numbers: Sequenc
 
 def _speed_table(contents: Sequence[FileContents]) -> pd.DataFrame:
     table = _concat(contents, [c for c in SPEED_COLUMNS if c not in _RECOMPUTED])
-    samples = table.pop("samples")
+    lists = {name: table.pop(name) for name in _LISTS}
     speed = _frame(table, list(table), _SPEED_NUMBERS)
     median = speed["median_s"].where(speed["median_s"] > 0)
     speed["gflops"] = speed["flops"] / median / 1e9
@@ -181,7 +194,8 @@ def _speed_table(contents: Sequence[FileContents]) -> pd.DataFrame:
     computed_noisy = is_noisy(speed["iqr_over_median"], speed["median_s"])
     recorded = pd.Series(table["noisy"], index=speed.index, dtype="object")
     speed["noisy"] = recorded.where(recorded.notna(), computed_noisy).astype(bool)
-    speed["samples"] = pd.Series(samples, index=speed.index, dtype="object")
+    for name, values in lists.items():
+        speed[name] = pd.Series(values, index=speed.index, dtype="object")
     return speed[list(SPEED_COLUMNS)]
 
 
@@ -232,6 +246,7 @@ def _results(files: Sequence[Path], contents: Sequence[FileContents]) -> Results
         peaks=peaks,
         notes=tuple(note for c in contents for note in c.notes),
         unavailable=tuple(dict.fromkeys(line for c in properties for line in c.unavailable)),
+        surface=_surface_totals(properties),
     )
     if results.empty:
         where = str(files[0]) if len(files) == 1 else f"{files[0]} (and {len(files) - 1} more)"

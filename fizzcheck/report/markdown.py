@@ -22,6 +22,7 @@ from fizzcheck.report.cells import (
     outcome_sections,
     records,
     scope,
+    surface_rows,
     verification_rows,
 )
 from fizzcheck.report.templating import Cell
@@ -128,6 +129,13 @@ def summary_markdown(report: Report) -> str:
             out += ["Reproducer:", "", _fenced(_shortened(reproducer), "python"), "", "</details>", ""]
         if len(report.failures) > MARKDOWN_FAILURE_LIMIT:
             out += [f"… {len(report.failures) - MARKDOWN_FAILURE_LIMIT} more failures in index.html.", ""]
+    if report.results.surface:
+        header, rows, gaps = surface_rows(report)
+        out += ["### API surface", "", md_table(header, rows), ""]
+        out += [f"* {md_code(line)}" for line in gaps[:MARKDOWN_ROW_LIMIT]]
+        if len(gaps) > MARKDOWN_ROW_LIMIT:
+            out.append(f"* … {len(gaps) - MARKDOWN_ROW_LIMIT} more: `fizzcheck surface FILE`")
+        out.append("")
     if not report.speed.empty:
         explain = (
             f"speed-up ×N against {md_code(report.baseline)} (above 1: faster)" if report.baseline else "no baseline"

@@ -226,6 +226,14 @@ class PropertyRow:
         metadata=_meta("the reproducer note(s) Hypothesis or fizzcheck attached, if it failed")
     )
     nodeid: str = field(metadata=_meta('the pytest node id, e.g. "properties/test_ops.py::test_matmul[cpu-float32]"'))
+    surface: dict[str, int] | None = field(
+        default=None,
+        metadata=_meta(
+            "declared API cells (fizzcheck.surface.catalogue) this test exercised → examples that exercised each "
+            "(checked, not a report column: the run's totals are the top-level surface)",
+            column=None,
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,6 +264,13 @@ class PropertyResults:
         ),
     )
     verdict: str | None = field(default=None, metadata=_meta("the verdict line the terminal summary printed"))
+    surface: dict[str, int] | None = field(
+        default=None,
+        metadata=_meta(
+            "every declared API cell (fizzcheck.surface.catalogue) → examples that exercised it in this run "
+            "(0: declared, never exercised); see fizzcheck surface"
+        ),
+    )
 
 
 # --- benchmark results (pytest-benchmark JSON, extended) --------------------------------
@@ -373,6 +388,20 @@ class BenchmarkCase:
     timing: str | None = field(
         default=None,
         metadata=_meta("interleaved: timed round by round with the group's other implementations", column=None),
+    )
+    passes: list[int] | None = field(
+        default=None,
+        metadata=_meta(
+            "rounds per pass, in order (the samples are the passes' rounds concatenated): the passes are "
+            "spread over the sweep, and fizzcheck compare bootstraps over them; null before passes existed"
+        ),
+    )
+    yardstick_s: list[float] | None = field(
+        default=None,
+        metadata=_meta(
+            "per pass, the lower quartile of a fixed workload timed in the same rounds (fizzcheck.bench.groups."
+            "yardstick), seconds: the machine's speed at that moment; fizzcheck compare divides by it"
+        ),
     )
     planted: str | None = field(
         default=None,

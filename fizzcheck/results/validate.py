@@ -69,6 +69,8 @@ class FileContents:
     notes: list[str] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
     """A property run's devices and dtypes that could not run on its machine (one line each)."""
+    surface: dict[str, int] = field(default_factory=dict)
+    """A property run's declared API cells → examples that exercised them (empty before the catalogue)."""
 
     @property
     def rows(self) -> int:
@@ -295,6 +297,9 @@ def _property_file(check: _Check, data: Mapping[str, Any]) -> FileContents:
         for spec in record_fields(PropertyRow)
         if spec.column is not None
     }
+    for spec in record_fields(PropertyRow):  # fields kept in the file only are checked all the same
+        if spec.column is None:
+            check.column(entries, spec, "properties[{}].", indices)
     notes = [] if entries else [f"{check.path}: no property results in this run"]
     machine = _flat_machine(header["machine"])
     return FileContents(
@@ -306,6 +311,7 @@ def _property_file(check: _Check, data: Mapping[str, Any]) -> FileContents:
         columns,
         notes=notes,
         unavailable=list(header.get("unavailable") or []),
+        surface=dict(header.get("surface") or {}),
     )
 
 

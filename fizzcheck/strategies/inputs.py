@@ -41,6 +41,7 @@ __all__ = [
     "dtypes",
     "layouts",
     "matmul_shapes",
+    "repeat_first",
     "shapes",
     "sides",
 ]
@@ -329,3 +330,9 @@ def layouts(allowed: Sequence[str] = LAYOUTS) -> st.SearchStrategy[str]:
     for name in allowed:
         _check(name in LAYOUTS, f"layout={name!r} must be one of {LAYOUTS}")
     return st.sampled_from(tuple(allowed))
+
+
+def repeat_first(values: object) -> np.ndarray:
+    """``values`` with every slice along dim 0 replaced by the first: what an expanded view can hold."""
+    array = np.asarray(values, dtype=np.float64)
+    return np.ascontiguousarray(np.broadcast_to(array[:1], array.shape))

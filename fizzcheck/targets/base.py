@@ -38,7 +38,7 @@ import torch.func
 import torch.nn.functional
 
 from fizzcheck.errors import InvalidArgument
-from fizzcheck.targets.tensors import to_numpy, to_tensor, torch_dtype
+from fizzcheck.targets.tensors import layout_of, to_numpy, to_tensor, torch_dtype
 
 __all__ = ["NAMESPACES", "Namespace", "Target", "Tensor"]
 
@@ -134,6 +134,12 @@ class Target:
         """``values`` (float64 numpy) as a tensor of ``dtype`` on ``device`` in a memory layout
         (see :func:`fizzcheck.targets.tensors.to_tensor`); a leaf when ``requires_grad``."""
         return to_tensor(values, dtype=dtype, device=device, layout=layout, requires_grad=requires_grad)
+
+    @staticmethod
+    def layout_of(tensor: Tensor) -> str:
+        """The memory layout ``tensor`` has (:func:`fizzcheck.targets.tensors.layout_of`): what a property
+        claims as its surface cell, whatever it asked for."""
+        return layout_of(tensor)
 
     def labels(self, values: Any, *, device: str = "cpu") -> Tensor:
         """Integer class indices (int64) on ``device``."""

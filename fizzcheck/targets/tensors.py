@@ -12,9 +12,19 @@ import numpy as np
 import torch
 
 from fizzcheck.errors import InvalidArgument
-from fizzcheck.strategies import LAYOUTS
+from fizzcheck.strategies.inputs import repeat_first
+from fizzcheck.surface.catalogue import LAYOUTS
 
-__all__ = ["DEVICES", "TORCH_DTYPES", "available_devices", "cuda_skip_reason", "to_numpy", "to_tensor", "torch_dtype"]
+__all__ = [
+    "DEVICES",
+    "TORCH_DTYPES",
+    "available_devices",
+    "cuda_skip_reason",
+    "layout_of",
+    "to_numpy",
+    "to_tensor",
+    "torch_dtype",
+]
 
 DEVICES = ("cpu", "cuda")
 """Device types fizzcheck knows how to run on."""
@@ -59,9 +69,14 @@ def to_tensor(
     * ``transposed``: a view of a tensor stored with the last two axes swapped (column-major
       matrices; 1-D stays dense);
     * ``strided``: every other element of a buffer twice as long in the last axis;
-    * ``offset``: a view starting one element into its storage (misaligned for vector loads).
+    * ``offset``: a view starting one element into its storage (misaligned for vector loads);
+    * ``expanded``: ``values[:1].expand(shape)``, a zero stride in dim 0 (in-place ops refuse it);
+      ``values`` must repeat along dim 0 (:func:`repeat_first`).
 
-    The result is a leaf when ``requires_grad`` is set, whatever its layout.
+    The result is a leaf when ``requires_grad`` is set, whatever its layout (``requires_grad_`` on
+    the view itself keeps its strides and storage offset). The layout actually obtained is
+    :func:`layout_of` of the result: a shape can make a view dense (a 1-D "transposed", a size-1 dim),
+    so a property that claims a layout cell asks :func:`layout_of`.
     """
     if layout not in LAYOUTS:
         raise InvalidArgument(f"layout={layout!r} must be one of {LAYOUTS}")
@@ -79,11 +94,28 @@ def to_tensor(
         elif layout == "offset":
             flat = np.concatenate([[0.0], array.ravel()])
             out = torch.tensor(flat, dtype=t_dtype, device=device)[1:].view(array.shape)
+        elif layout == "expanded" and array.ndim >= 1 and array.shape[0] > 1:
+            if not np.array_equal(array, repeat_first(array), equal_nan=True):
+                raise InvalidArgument("an expanded layout repeats dim 0: draw the values through repeat_first()")
+            out = torch.tensor(array[:1], dtype=t_dtype, device=device).expand(array.shape)
         else:
             out = torch.tensor(array, dtype=t_dtype, device=device)
     if requires_grad:
         out.requires_grad_(True)
     return out
+
+
+def layout_of(tensor: torch.Tensor) -> str:
+    """The memory layout of ``tensor`` as :data:`fizzcheck.surface.catalogue.LAYOUTS` names it: a
+    zero stride (over a dim of size > 1) is ``expanded``; then a dense tensor is ``contiguous`` or,
+    past the start of its storage, ``offset``; a transposed dense one ``transposed``; else ``strided``."""
+    if any(stride == 0 and size > 1 for size, stride in zip(tensor.shape, tensor.stride(), strict=True)):
+        return "expanded"
+    if tensor.is_contiguous():
+        return "offset" if tensor.storage_offset() > 0 else "contiguous"
+    if tensor.dim() >= 2 and tensor.transpose(-1, -2).is_contiguous():
+        return "transposed"
+    return "strided"
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:

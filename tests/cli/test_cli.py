@@ -49,9 +49,6 @@ def test_module_help_works():
         pytest.param(
             ["run", "--device", "cpu,cuda"], "fizzcheck: error: --device cpu,cuda: cuda not available (", marks=NO_CUDA
         ),
-        pytest.param(
-            ["verify", "--dtype", "float16"], "float16 runs only on cuda, which is not available here", marks=NO_CUDA
-        ),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_2(args, message):

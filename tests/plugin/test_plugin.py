@@ -76,10 +76,6 @@ NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks what happ
         pytest.param(
             ["--fizzcheck-device=cpu,cuda"], "cuda not available (torch.cuda.is_available() is False)", marks=NO_CUDA
         ),
-        (["--fizzcheck-device=cpu", "--fizzcheck-dtype=float16"], "float16 runs only on cuda"),
-        pytest.param(
-            ["--fizzcheck-dtype=bfloat16"], "bfloat16 runs only on cuda, which is not available", marks=NO_CUDA
-        ),
     ],
 )
 def test_bad_options_are_usage_errors(pytester, options, message):
@@ -90,6 +86,35 @@ def test_bad_options_are_usage_errors(pytester, options, message):
     assert len(errors) == 1, result.stderr.str()
     assert message in errors[0]
     assert "passed" not in result.stdout.str()  # nothing ran
+
+
+LOW_PRECISION_PROPERTIES = """
+import pytest
+
+def test_default(device, dtype):
+    pass
+
+@pytest.mark.cpu_low_precision
+def test_marked(device, dtype):
+    pass
+"""
+
+
+def test_half_precisions_run_on_the_cpu_only_for_properties_marked_cpu_low_precision(pytester):
+    pytester.makepyfile(LOW_PRECISION_PROPERTIES)
+    result = pytester.runpytest("--fizzcheck-device=cpu", "--collect-only", "-q", "-p", "no:cacheprovider")
+    ids = {line.strip() for line in result.stdout.lines if "::" in line}
+    name = "test_half_precisions_run_on_the_cpu_only_for_properties_marked_cpu_low_precision.py"
+    assert {i.split("::")[1] for i in ids} == {
+        "test_default[cpu-float32]",
+        "test_default[cpu-float64]",
+        *(f"test_marked[cpu-{d}]" for d in ("float32", "float64", "float16", "bfloat16")),
+    }, ids
+    assert all(i.startswith(name) for i in ids)
+    # asking for float16 alone runs the marked property in it; the others say why they are empty
+    result = pytester.runpytest("--fizzcheck-device=cpu", "--fizzcheck-dtype=float16", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*got empty parameter set for (device, dtype)*"])
 
 
 def test_profile_selection_from_environment(pytester, monkeypatch):
