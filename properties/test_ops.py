@@ -9,6 +9,9 @@ variants are torch's spellings of an op, looked up in the target's namespaces.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 import fizzcheck.bounds.ops as ftol
 import fizzcheck.strategies as fst
 from fizzcheck.check import assert_close
+from fizzcheck.dtypes import dtype_info
 from fizzcheck.plugin.reproduce import run_check
 from fizzcheck.reference import ops as ref
 from fizzcheck.targets import Target, Tensor
@@ -293,11 +297,20 @@ def check_mse(target: Target, x, y, g, *, reduction: str, variant: str, device: 
     )
 
 
+def mse_magnitude(dtype: str, n: int) -> float:
+    """Largest |x|, |y| drawn for mse: (x − y)² ≤ 4M² summed over n elements must stay below the
+    format's largest finite value (float16: 65504, so 2**10 would overflow a single square), with a
+    factor 2 to spare; a power of two, at most 2**10."""
+    limit = dtype_info(dtype).largest / (2.0 * 4.0 * max(n, 1))
+    return float(min(2.0**10, 2.0 ** np.floor(np.log2(np.sqrt(limit)))))
+
+
 @given(data=st.data())
 def test_mse(target, device, dtype, data):
     shape = data.draw(fst.shapes(min_dims=1, max_dims=3, min_side=0), label="shape")
-    x = data.draw(fst.arrays(shape, dtype=dtype, max_magnitude=2.0**10), label="input")
-    y = data.draw(fst.arrays(shape, dtype=dtype, max_magnitude=2.0**10), label="target")
+    magnitude = mse_magnitude(dtype, int(np.prod(shape)))
+    x = data.draw(fst.arrays(shape, dtype=dtype, max_magnitude=magnitude), label="input")
+    y = data.draw(fst.arrays(shape, dtype=dtype, max_magnitude=magnitude), label="target")
     reduction = data.draw(st.sampled_from(ref.REDUCTIONS), label="reduction")
     g = data.draw(cotangents(shape if reduction == "none" else (), dtype), label="g")
     variant = data.draw(st.sampled_from(("F.mse_loss", "nn.MSELoss")), label="variant")
@@ -334,6 +347,22 @@ def test_mse_warns_when_broadcasting_changes_the_value(target, device, variant):
 
 
 def test_cross_entropy_rejects_out_of_range_class(target, device):
+    """Class 3 of 3 classes is an error. On CUDA the kernel reports it with a device-side assert,
+    which leaves the process's CUDA context unusable (every later CUDA call in it fails), so there
+    the call runs in a fresh process, which must fail with the assert."""
+    if device.startswith("cuda"):
+        code = (
+            "import numpy as np\n"
+            "from fizzcheck.targets import load_target\n"
+            f"t = load_target({target.spec!r})\n"
+            f"logits = t.tensor(np.zeros((2, 3)), dtype='float32', device={device!r})\n"
+            f"t.F.cross_entropy(logits, t.labels([0, 3], device={device!r}))\n"
+            f"t.synchronize({device!r})\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert result.returncode != 0, f"cross_entropy accepted class 3 of 3 classes on {device}"
+        assert "device-side assert" in result.stderr, result.stderr[-1000:]
+        return
     logits = target.tensor(np.zeros((2, 3)), dtype="float32", device=device)
     labels = target.labels([0, 3], device=device)
 

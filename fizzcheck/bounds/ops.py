@@ -28,6 +28,8 @@ from fizzcheck.reference import ops as ref
 
 __all__ = [
     "cross_entropy_bound",
+    "cross_entropy_options_bound",
+    "cross_entropy_options_vjp_bound",
     "cross_entropy_vjp_bound",
     "linear_bound",
     "linear_vjp_bound",
@@ -282,3 +284,187 @@ def mse_vjp_bound(x: Array, target: Array, g: Array, reduction: str = "mean", *,
         return bx, bt
 
     return target_plus_reference(dtype, side)
+
+
+# --- cross_entropy with its options (weight, ignore_index, label_smoothing, probabilities) ---
+# Every flavour is L = reduce_n(l_n), l_n = Σ_c q_nc (−λ_nc) with λ = log_softmax(logits) along
+# the class dim and q ≥ 0 (fizzcheck.reference.ops.CrossEntropyTerms; the strategies draw
+# weights > 0 and probabilities ≥ 0), so every term T_nc = q_nc |λ_nc| is ≥ 0: the sums never
+# cancel and |L| = Σ T (scaled by 1/denominator for mean). Each side (torch in dtype, the
+# reference in float64) evaluates the terms from its own λ̂ (|λ̂ − λ| ≤ β, log_softmax's bound)
+# and from factors it rounds; counting roundings along one term's path in torch's
+# composite (aten/src/ATen/native/LossNLL.cpp, cross_entropy_loss_label_smoothing and
+# cross_entropy_loss_prob_target):
+#   class, nll part:    w_t·λ̂_t, /D, (1 − ε) rounded, ·(1 − ε), the final add          5
+#   class, smoothing:   λ̂_c·w_c, /D, ε/C rounded, ·(ε/C), the final add               5
+#   probability:        (1 − ε), y(1 − ε), ε/C, + ε/C, λ̂·y', ·w, /N (+1 spare)          8
+# and the reference: (1 − ε), ·onehot/y, ε/C, +, ·w, ·λ, /D ≤ 8. So K = 8 roundings per
+# term, plus the sums: over C classes (acc(C)) per sample, and over the N samples (acc(N))
+# for class targets; probability targets sum all N·C terms at once (acc(N·C), which also
+# covers the reference's per-sample-then-batch order). The mean's denominator D is a sum
+# of N positive weights (acc(N)), converted once to dtype (an integer count in float16: u).
+
+_CROSS_ENTROPY_ROUNDINGS = 8
+
+
+def _chain(*relative: Any) -> Any:
+    """Relative error of a value passed through steps of relative errors r_i: Π(1 + r_i) − 1.
+
+    Exact composition, valid however large the r_i (a float16 or bfloat16 sum of thousands of
+    terms has acc(k) near 1, where the first-order sum Σ r_i and ``compound`` break down).
+    """
+    out = 1.0
+    for r in relative:
+        out = out * (1.0 + r)
+    return out - 1.0
+
+
+def _cross_entropy_side(terms: ref.CrossEntropyTerms, reduction: str, p: Side) -> Array:
+    beta = _log_softmax_side(terms.logits, -1, p)
+    lam = ref.log_softmax(terms.logits, -1)
+    samples, classes = terms.q[..., 0].size, terms.q.shape[-1]
+    with np.errstate(invalid="ignore"):
+        t = np.where(terms.q > 0, terms.q * np.abs(lam), 0.0)
+        qb = np.where(terms.q > 0, terms.q * beta, 0.0)
+    per_term = _chain(gamma(_CROSS_ENTROPY_ROUNDINGS, p.u), p.acc(classes))
+    if reduction == "none":
+        return per_term * np.sum(t, axis=-1) + (1.0 + per_term) * np.sum(qb, axis=-1) + p.floor
+    rel = _chain(per_term, p.acc(samples * classes) if terms.probability else p.acc(samples))
+    total_t, total_qb = float(np.sum(t)), float(np.sum(qb))
+    if reduction == "sum":
+        return np.asarray(rel * total_t + (1.0 + rel) * total_qb + p.floor)
+    if not terms.denominator:  # every target ignored: the mean is 0/0 = NaN, compared by position
+        return np.zeros(())
+    # D's own error (a sum of N positive weights, then its conversion to dtype) enters as 1/(1 + θ)
+    rel = _chain(rel, compound(p.acc(samples) + p.u), p.u)  # ... and the division rounds once
+    return np.asarray((rel * total_t + (1.0 + rel) * total_qb) / terms.denominator + p.floor)
+
+
+def cross_entropy_options_bound(
+    logits: Array,
+    target: Array,
+    reduction: str = "mean",
+    *,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    dtype: str,
+) -> Array:
+    """Bound on |torch's cross_entropy − the reference's| with every option (see the comment above)."""
+    terms = ref.cross_entropy_terms(
+        logits, target, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
+    )
+    return target_plus_reference(dtype, lambda p: _cross_entropy_side(terms, reduction, p))
+
+
+def cross_entropy_options_vjp_bound(
+    logits: Array,
+    target: Array,
+    g: Array,
+    reduction: str = "mean",
+    *,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    dtype: str,
+) -> tuple[Array]:
+    """Bound on |torch's ∂(Σ g ⊙ loss)/∂logits − the reference's| with every option.
+
+    Both sides hand log_softmax's backward a cotangent G = −c_n q_n
+    (:func:`fizzcheck.reference.ops.cross_entropy_cotangent`). Torch's Ĝ carries, per entry,
+    at most K = 8 roundings (class: g·(ε/C) with ε/C rounded, /D, ·w, and g·(1 − ε) with
+    (1 − ε) rounded, ·w_t, /D, the add of the two parts: 7; probability: g/N, ·w, ·y' with y'
+    itself 4 roundings: 7) plus, for ``mean``, D's relative error (acc(N) + u). Both parts of
+    G have the same sign, so |Ĝ − G| ≤ ρ|G| with ρ = (1 + γ₈)(1 + compound(acc(N) + u)) − 1.
+    log_softmax's backward is linear in G: δG moves the gradient by at most
+    |δG_i| + s_i Σ_c |δG_c|; on top comes its own error for the exact G
+    (:func:`_log_softmax_vjp_side`, which also covers its use of the rounded forward output).
+    """
+    options: dict[str, Any] = {"weight": weight, "ignore_index": ignore_index, "label_smoothing": label_smoothing}
+    terms = ref.cross_entropy_terms(logits, target, **options)
+    big_g = ref.cross_entropy_cotangent(logits, target, g, reduction, **options)
+    s = ref.softmax(terms.logits, -1)
+    spread = np.abs(big_g) + s * np.sum(np.abs(big_g), axis=-1, keepdims=True)
+    samples = terms.q[..., 0].size
+
+    def side(p: Side) -> tuple[Array]:
+        rho = _chain(
+            gamma(_CROSS_ENTROPY_ROUNDINGS, p.u), compound(p.acc(samples) + p.u) if reduction == "mean" else 0.0
+        )
+        bound = _log_softmax_vjp_side(terms.logits, big_g, -1, p) + rho * spread
+        return (np.moveaxis(bound, -1, terms.class_dim),)
+
+    return target_plus_reference(dtype, side)
+
+
+# --- the matmul family's scaled sums: addmm, baddbmm, addmv ------------------------------
+# out = β·input + α·(A @ B) with k terms per inner product. However torch evaluates it (one gemm
+# call computing β·C + α·Σ; or the product, then the scaling, then the add; in the dtype, or
+# accumulated in float32 and rounded once at the end), each term a_il·b_lj passes through at
+# most k + 2 roundings: its product (1), the k − 1 additions of the inner sum, the scaling by α
+# (1; none where α is folded into a product) and the add of β·input (1); β·input_ij passes
+# through at most 2 (its product and the add). That is a dot product of the k + 1 terms
+# α·a_il·b_lj and β·input_ij with at most k + 2 roundings each (Higham §3.1), so on each side
+#     |error| <= acc(k + 2) · (|α| Σ_l |a_il||b_lj| + |β||input_ij|) + floor,
+# with the β term absent when β = 0 (torch then ignores input, NaN and inf included). A float32
+# rounding before the final one to a half format is smaller than a rounding in that format, so
+# counting it as one in the format keeps the bound an upper bound. The float64 reference (the
+# product, α·, β·, +) rounds the same number of times.
+# Backward: grad_input = β·(g summed over input's broadcast dims: c terms), grad_A = α·(g Bᵀ),
+# grad_B = α·(Aᵀ g): a c- or k-term sum and one scaling, so acc(count + 1) times the same sum
+# evaluated on absolute values. Both bounds take counts and absolute sums from the reference
+# itself (ones give the counts), as matmul_bound does.
+
+__all__ += ["addmm_bound", "addmm_vjp_bound", "addmv_bound", "addmv_vjp_bound", "baddbmm_bound", "baddbmm_vjp_bound"]
+
+
+def _scaled_sum_bound(fn: str, input: Array, a: Array, b: Array, beta: float, alpha: float, dtype: str) -> Array:
+    forward = getattr(ref, fn)
+    k = forward(_ones(input), _ones(a), _ones(b), beta=0.0, alpha=1.0)
+    abs_terms = forward(_abs(input), _abs(a), _abs(b), beta=abs(beta), alpha=abs(alpha))
+    return target_plus_reference(dtype, lambda p: p.acc(k + 2) * abs_terms + p.floor)
+
+
+def _scaled_sum_vjp_bound(
+    fn: str, input: Array, a: Array, b: Array, g: Array, beta: float, alpha: float, dtype: str
+) -> tuple[Array, Array, Array]:
+    vjp = getattr(ref, f"{fn}_vjp")
+    counts = vjp(_ones(input), _ones(a), _ones(b), _ones(g), beta=1.0, alpha=1.0)
+    abs_terms = vjp(_abs(input), _abs(a), _abs(b), _abs(g), beta=abs(beta), alpha=abs(alpha))
+
+    def side(p: Side) -> tuple[Array, ...]:
+        return tuple(p.acc(c + 1) * t + p.floor for c, t in zip(counts, abs_terms, strict=True))
+
+    return target_plus_reference(dtype, side)
+
+
+def addmm_bound(input: Array, mat1: Array, mat2: Array, *, beta: float = 1.0, alpha: float = 1.0, dtype: str) -> Array:
+    return _scaled_sum_bound("addmm", input, mat1, mat2, beta, alpha, dtype)
+
+
+def baddbmm_bound(
+    input: Array, batch1: Array, batch2: Array, *, beta: float = 1.0, alpha: float = 1.0, dtype: str
+) -> Array:
+    return _scaled_sum_bound("baddbmm", input, batch1, batch2, beta, alpha, dtype)
+
+
+def addmv_bound(input: Array, mat: Array, vec: Array, *, beta: float = 1.0, alpha: float = 1.0, dtype: str) -> Array:
+    return _scaled_sum_bound("addmv", input, mat, vec, beta, alpha, dtype)
+
+
+def addmm_vjp_bound(
+    input: Array, mat1: Array, mat2: Array, g: Array, *, beta: float = 1.0, alpha: float = 1.0, dtype: str
+) -> tuple[Array, Array, Array]:
+    return _scaled_sum_vjp_bound("addmm", input, mat1, mat2, g, beta, alpha, dtype)
+
+
+def baddbmm_vjp_bound(
+    input: Array, batch1: Array, batch2: Array, g: Array, *, beta: float = 1.0, alpha: float = 1.0, dtype: str
+) -> tuple[Array, Array, Array]:
+    return _scaled_sum_vjp_bound("baddbmm", input, batch1, batch2, g, beta, alpha, dtype)
+
+
+def addmv_vjp_bound(
+    input: Array, mat: Array, vec: Array, g: Array, *, beta: float = 1.0, alpha: float = 1.0, dtype: str
+) -> tuple[Array, Array, Array]:
+    return _scaled_sum_vjp_bound("addmv", input, mat, vec, g, beta, alpha, dtype)

@@ -108,8 +108,13 @@ def compound(relative: Any) -> Any:
     """Turn a first-order sum of relative errors s into a rigorous bound.
 
     prod(1 + e_i) - 1 with sum|e_i| = s is at most exp(s) - 1 <= s / (1 - s) (Higham Lemma 3.1).
+    s / (1 - s) is used while s < 1/2 (as it always was); beyond, where it grows without bound and
+    turns negative past s = 1 (bfloat16, u = 2**-8, with |x| in the hundreds), exp(s) - 1 itself.
     """
-    return relative / (1.0 - relative)
+    relative = np.asarray(relative, dtype=np.float64)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out = np.where(relative < 0.5, relative / (1.0 - relative), np.expm1(relative))
+    return out if out.ndim else float(out)
 
 
 # --- the two sides of a comparison ----------------------------------------------------

@@ -26,6 +26,26 @@ sum; an FMA only removes roundings) and ``P = |θ| + E`` (bounds both |θ̂| and
     N  = F' (momentum)   or   D (plain)
     E' = E + γ N + c (P + γ (|n| + N))                         θ ← θ − γn
 
+E bounds the parameter, F its momentum buffer. The recursion for F' above is the one before
+the hyper-parameters' own rounding was modelled in full; :class:`SGDErrorBound` adds to it
+the cancellation term ``K`` derived below (F' = μF + |1−τ|D + c(…) + K).
+
+Hyper-parameters rounded to the dtype. A kernel may round every scalar coefficient to its
+compute type once before use (torch's CUDA fused SGD casts lr, momentum, weight_decay and
+dampening to opmath_t, float for float32). With ``fl(h) = h(1 + δ)``, ``|δ| <= u``:
+
+* γ, μ, λ: a relative error u, the first of the three roundings ``c`` counts on the lines
+  that multiply by them (the coefficient, the product, the sum). Nothing to add.
+* 1 − τ: a kernel that computes it from the rounded τ gets
+  ``fl(1 − fl(τ)) = ((1 − τ) − τδ₁)(1 + δ₂)`` (δ₂ = 0 where Sterbenz makes the subtraction
+  exact, τ in [1/2, 2]). ``(1 − τ)(1 + δ₂)`` is the coefficient rounded once, in ``c``; the
+  rest, ``−τδ₁(1 + δ₂)``, is an *absolute* error of at most u|τ|(1 + u) in the coefficient —
+  a relative error u|τ|/|1 − τ| of 1 − τ, unbounded as τ → 1 (cancellation), which ``c`` does
+  not cover. It multiplies the target's direction (|d̂| <= |d| + D) and then passes through
+  the product's and the sum's roundings, so the buffer gains at most
+  ``K = u_target |τ| (1 + u)³ (|d| + D) <= u_target |τ| (1 + c) (|d| + D)``. The float64
+  reference takes τ exactly (a Python float), so only the target side has K.
+
 E bounds the parameter, F its momentum buffer. When the target is fed exactly the
 reference's gradients (``p.grad = tensor(g)``) the only feedback is weight decay's λE
 and momentum's μF: the bound is a sum of per-step rounding bounds, amplified by at
@@ -46,15 +66,18 @@ import numpy as np
 
 from fizzcheck.bounds import ops as op_bounds
 from fizzcheck.bounds.rounding import elementwise_factor, sigmoid_slope_max, underflow_floor
+from fizzcheck.dtypes import dtype_info
 from fizzcheck.reference import net as ref_net
 from fizzcheck.reference import ops
 from fizzcheck.reference.optim import SGDUpdate
 
 __all__ = [
+    "SGD_DERIVATIVE_ROUNDINGS",
     "SIGMOID_SECOND_DERIVATIVE_MAX",
     "NetStepBounds",
     "SGDErrorBound",
     "fizzbuzz_step_bounds",
+    "sgd_vjp_bound",
 ]
 
 Array = np.ndarray
@@ -78,6 +101,7 @@ class SGDErrorBound:
         self.dtype = dtype
         self.factor = elementwise_factor(3, dtype)
         self.floor = 3.0 * underflow_floor(dtype)
+        self.unit_roundoff = dtype_info(dtype).unit_roundoff
         self._param: dict[Hashable, Array] = {}
         self._buffer: dict[Hashable, Array] = {}
 
@@ -87,6 +111,18 @@ class SGDErrorBound:
 
     def buffer_bound(self, key: Hashable) -> Array:
         return self._buffer[key]
+
+    def load_buffer(self, key: Hashable, shape: tuple[int, ...]) -> None:
+        """A momentum buffer put in place before a step (``load_state_dict``) with the same values
+        on both sides: its bound starts at zero, like a parameter's."""
+        self._buffer[key] = np.zeros(shape)
+
+    def dampening_cancellation(self, dampening: float, direction: Array, d_err: Array) -> Array:
+        """K of the module docstring: the buffer's error from a kernel that rounds τ to the dtype
+        before forming 1 − τ, beyond the one rounding of the coefficient that ``c`` counts:
+        |fl(τ) − τ| <= u|τ|, times |d̂| <= |d| + D, through the product's and the sum's
+        roundings (<= 1 + c)."""
+        return self.unit_roundoff * abs(dampening) * (1.0 + self.factor) * (np.abs(direction) + d_err)
 
     def step(self, updates: Mapping[Hashable, SGDUpdate]) -> None:
         c, floor = self.factor, self.floor
@@ -112,6 +148,7 @@ class SGDErrorBound:
                             + dampening * (np.abs(up.direction) + d_err)
                         )
                         + floor
+                        + self.dampening_cancellation(h["dampening"], up.direction, d_err)
                     )
                 self._buffer[key] = f_err
                 assert up.buffer is not None
@@ -257,3 +294,32 @@ def fizzbuzz_step_bounds(
         magnitude = np.abs(params[n]) + delta[n] + abs(lr) * (np.abs(grad) + d_grad)
         new_params[n] = delta[n] + abs(lr) * d_grad + c3 * magnitude + floor
     return NetStepBounds(scores=d_scores, loss=d_loss, grads=d_grads, new_params=new_params)
+
+
+# --- SGD(differentiable=True): the vector-Jacobian products of one step ----------------
+
+SGD_DERIVATIVE_ROUNDINGS = 13
+"""Roundings in one term of a computed VJP of an SGD step (see :func:`sgd_vjp_bound`)."""
+
+
+def sgd_vjp_bound(
+    magnitude_param: float, magnitude_buffer: float | None, v_param: Array, v_buffer: Array | None, dtype: str
+) -> Array:
+    """Bound on |computed − exact| of one input's VJP through one SGD step, per element.
+
+    The VJP for an input x is ``J_θ'x v_θ' + J_b'x v_b'`` with scalar Jacobians
+    (:class:`fizzcheck.reference.optim.SGDDerivatives`); autograd forms it as a sum over the
+    paths x → … → output of v times the path's factors. A path has at most 4 factors (γ, λ, μ and
+    μ or 1 − τ: θ → d → b' → n → θ'), each rounded to the dtype (4) and multiplied in (4); the
+    paths meet in at most 5 additions (θ' ← θ and n; n ← d and b'; b' ← b and d; d ← g and θ; the
+    two outputs' cotangents). So every term carries at most k = 13 roundings and the error is at
+    most γ_k Σ_paths |product| |v| (Higham §3.1) on each side — target in ``dtype`` and the
+    float64 reference — plus an underflow floor per rounding. ``magnitude_*`` are those sums
+    (``SGDDerivatives.magnitude``) for the parameter's and the buffer's output (None: no such
+    output or no path from x to it).
+    """
+    k = SGD_DERIVATIVE_ROUNDINGS
+    total = magnitude_param * np.abs(np.asarray(v_param, dtype=np.float64))
+    if magnitude_buffer is not None and v_buffer is not None:
+        total = total + magnitude_buffer * np.abs(np.asarray(v_buffer, dtype=np.float64))
+    return elementwise_factor(k, dtype) * total + k * underflow_floor(dtype)

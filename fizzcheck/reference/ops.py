@@ -7,13 +7,18 @@ differentiable input. Everything is numpy float64; shapes and semantics follow t
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from fizzcheck.errors import InvalidArgument
 
 __all__ = [
     "REDUCTIONS",
+    "CrossEntropyTerms",
     "cross_entropy",
+    "cross_entropy_cotangent",
+    "cross_entropy_terms",
     "cross_entropy_vjp",
     "linear",
     "linear_vjp",
@@ -208,37 +213,164 @@ def unreduce(g: Array, shape: tuple[int, ...], reduction: str) -> Array:
     return np.full(shape, float(g) * scale)
 
 
-def _check_class_targets(logits: Array, target: Array) -> tuple[Array, Array]:
+def _class_dim(logits: Array) -> int:
+    """torch's class dimension: 0 for unbatched (C,) logits, 1 for (N, C) and (N, C, d1, ..., dK)."""
+    return 0 if logits.ndim == 1 else 1
+
+
+class CrossEntropyTerms(NamedTuple):
+    """cross_entropy's options reduced to one form, class dimension moved last.
+
+    Every flavour of torch's cross-entropy (class indices or probabilities, ``weight``,
+    ``label_smoothing``, ``ignore_index``) is a weighted sum of log-probabilities: per sample
+    ``l_n = −Σ_c q[n, c] · log_softmax(logits)[n, c]``, and ``mean`` divides Σ_n l_n by
+    ``denominator``. With ε = label_smoothing, C classes and weights w (ones when None):
+
+    * class targets t_n: ``q[n, c] = [t_n ≠ ignore_index] · w_c ((1 − ε) δ_{c t_n} + ε/C)``
+      and ``denominator = Σ_n [t_n ≠ ignore_index] w_{t_n}`` (torch's docs: the weighted mean
+      over the non-ignored targets; 0, so ``mean`` is NaN, when every target is ignored);
+    * probability targets y (the logits' shape): ``q[n, c] = w_c ((1 − ε) y[n, c] + ε/C)`` and
+      ``denominator = N``, the number of samples (N · d1 ⋯ dK), *not* a weight sum;
+      ``ignore_index`` does not apply.
+    """
+
+    logits: Array
+    """The logits as float64 with the class dimension last."""
+    q: Array
+    """Coefficients of −log_softmax, shaped like ``logits``."""
+    denominator: float
+    class_dim: int
+    """Where the class dimension was (and goes back to in gradients)."""
+    probability: bool
+    """True for probability targets."""
+
+
+def _target_error(logits: Array, target: Array) -> InvalidArgument:
+    expected = logits.shape[:0] if logits.ndim == 1 else logits.shape[:1] + logits.shape[2:]
+    return InvalidArgument(
+        f"cross_entropy: target must hold integer class indices of shape {expected!r} or probabilities of "
+        f"the logits' shape {logits.shape!r}, got shape {target.shape!r} and dtype {target.dtype}; "
+        "logits must be (C,), (N, C) or (N, C, d1, ..., dK)"
+    )
+
+
+def cross_entropy_terms(
+    logits: Array,
+    target: Array,
+    *,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> CrossEntropyTerms:
+    """The coefficients and ``mean`` denominator of torch's cross-entropy (see :class:`CrossEntropyTerms`).
+
+    Integer ``target`` holds class indices (shape: the logits' without the class dim); a
+    floating ``target`` of the logits' shape holds class probabilities, as torch decides.
+    """
     logits = _f64(logits)
     target = np.asarray(target)
-    if logits.ndim not in (1, 2):
-        raise InvalidArgument(f"cross_entropy: logits must be (C,) or (N, C), got shape {logits.shape!r}")
-    if target.shape != logits.shape[:-1] or not np.issubdtype(target.dtype, np.integer):
+    if logits.ndim == 0:
+        raise _target_error(logits, target)
+    class_dim = _class_dim(logits)
+    lg = np.moveaxis(logits, class_dim, -1)
+    classes = lg.shape[-1]
+    w = np.ones(classes) if weight is None else _f64(weight)
+    if w.shape != (classes,):
+        raise InvalidArgument(f"cross_entropy: weight must have shape ({classes},), got {w.shape!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise InvalidArgument(f"cross_entropy: label_smoothing={label_smoothing!r} must lie in [0, 1]")
+    eps = float(label_smoothing)
+    if np.issubdtype(target.dtype, np.floating) and target.shape == logits.shape:
+        y = np.moveaxis(_f64(target), class_dim, -1)
+        q = w * ((1.0 - eps) * y + eps / classes)
+        return CrossEntropyTerms(lg, q, float(y[..., 0].size), class_dim, True)
+    if not np.issubdtype(target.dtype, np.integer) or target.shape != lg.shape[:-1]:
+        raise _target_error(logits, target)
+    valid = target != ignore_index
+    if np.any(valid & ((target < 0) | (target >= classes))):
         raise InvalidArgument(
-            f"cross_entropy: target must hold integer class indices of shape {logits.shape[:-1]!r}, "
-            f"got shape {target.shape!r} and dtype {target.dtype}"
+            f"cross_entropy: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
+            f"got {target!r}"
         )
-    classes = logits.shape[-1]
-    if target.size and (target.min() < 0 or target.max() >= classes):
-        raise InvalidArgument(f"cross_entropy: class indices must lie in [0, {classes}), got {target!r}")
-    return logits, target
+    picked = np.where(valid, target, 0)
+    onehot = np.zeros_like(lg)
+    np.put_along_axis(onehot, picked[..., None], 1.0, axis=-1)
+    q = valid[..., None] * w * ((1.0 - eps) * onehot + eps / classes)
+    return CrossEntropyTerms(lg, q, float(np.sum(np.where(valid, w[picked], 0.0))), class_dim, False)
 
 
-def cross_entropy(logits: Array, target: Array, reduction: str = "mean") -> Array:
-    """``F.cross_entropy`` with class-index targets: −log_softmax(logits)[target], reduced."""
-    logits, target = _check_class_targets(logits, target)
-    logp = log_softmax(logits, dim=-1)
-    picked = -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
-    return _reduce(picked, reduction)
+def cross_entropy(
+    logits: Array,
+    target: Array,
+    reduction: str = "mean",
+    *,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> Array:
+    """``F.cross_entropy`` with every option: class indices or probabilities, weight, ignore_index,
+    label_smoothing, (C,), (N, C) and (N, C, d1, ..., dK) logits (see :class:`CrossEntropyTerms`)."""
+    _check_reduction(reduction)
+    terms = cross_entropy_terms(
+        logits, target, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
+    )
+    logp = log_softmax(terms.logits, dim=-1)
+    with np.errstate(invalid="ignore"):
+        per_sample = -np.sum(np.where(terms.q != 0, terms.q * logp, 0.0), axis=-1)
+    if reduction == "none":
+        return per_sample
+    total = np.sum(per_sample)
+    if reduction == "sum":
+        return total
+    return np.divide(total, terms.denominator or np.nan)  # every target ignored: 0/0 = NaN
 
 
-def cross_entropy_vjp(logits: Array, target: Array, g: Array, reduction: str = "mean") -> tuple[Array]:
-    # ∂loss_n/∂logits_n = softmax(logits_n) − onehot(target_n); the reduction scales it.
-    logits, target = _check_class_targets(logits, target)
-    onehot = np.zeros_like(logits)
-    np.put_along_axis(onehot, target[..., None], 1.0, axis=-1)
-    per_sample = unreduce(g, target.shape, reduction)
-    return ((softmax(logits, dim=-1) - onehot) * per_sample[..., None],)
+def cross_entropy_cotangent(
+    logits: Array,
+    target: Array,
+    g: Array | float,
+    reduction: str = "mean",
+    *,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> Array:
+    """The cotangent G = ∂(Σ g ⊙ loss)/∂log_softmax(logits), class dimension last: −c_n q[n, :].
+
+    ``c_n`` is g_n (``none``), g (``sum``) or g / denominator (``mean``); a sample with q = 0
+    (ignored) gets 0, also when every target is ignored and the mean is 0/0 (torch's gradient
+    is then 0 too: the ignored samples are masked out of it).
+    """
+    _check_reduction(reduction)
+    terms = cross_entropy_terms(
+        logits, target, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
+    )
+    scale = _f64(g)
+    if reduction == "mean":
+        scale = np.divide(scale, terms.denominator) if terms.denominator else np.full(scale.shape, np.inf)
+    c = np.broadcast_to(scale, terms.q.shape[:-1])
+    with np.errstate(invalid="ignore"):
+        return np.where(terms.q != 0, -c[..., None] * terms.q, 0.0)
+
+
+def cross_entropy_vjp(
+    logits: Array,
+    target: Array,
+    g: Array | float,
+    reduction: str = "mean",
+    *,
+    weight: Array | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> tuple[Array]:
+    # loss is linear in log_softmax(logits) with cotangent G (cross_entropy_cotangent), so the
+    # gradient is log_softmax's VJP of G along the class dim: G − softmax(logits) Σ_c G.
+    big_g = cross_entropy_cotangent(
+        logits, target, g, reduction, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
+    )
+    logits = _f64(logits)
+    (grad,) = log_softmax_vjp(np.moveaxis(logits, _class_dim(logits), -1), big_g, dim=-1)
+    return (np.moveaxis(grad, -1, _class_dim(logits)),)
 
 
 def mse(x: Array, target: Array, reduction: str = "mean") -> Array:
@@ -252,3 +384,122 @@ def mse_vjp(x: Array, target: Array, g: Array, reduction: str = "mean") -> tuple
     d = x - target
     gd = 2.0 * d * unreduce(g, d.shape, reduction)
     return sum_to_shape(gd, x.shape), sum_to_shape(-gd, target.shape)
+
+
+# --- the matmul family: mm, bmm, mv, dot and the scaled sums addmm, baddbmm, addmv ----------
+# Each is torch.matmul restricted to the shapes torch's function accepts (checked here, so a
+# wrong shape is an error in the reference too); the add* functions compute
+# β·input + α·(product), and with β = 0 ignore ``input`` altogether (torch's docs: "If beta is 0,
+# then the content of input will be ignored, and nan and inf in it will not be propagated").
+
+__all__ += ["addmm", "addmm_vjp", "addmv", "addmv_vjp", "baddbmm", "baddbmm_vjp"]
+__all__ += ["bmm", "bmm_vjp", "dot", "dot_vjp", "mm", "mm_vjp", "mv", "mv_vjp"]
+
+
+def _product_operands(fn: str, a: Array, b: Array) -> tuple[Array, Array]:
+    a, b = _f64(a), _f64(b)
+    ndims = {"mm": (2, 2), "bmm": (3, 3), "mv": (2, 1), "dot": (1, 1)}[fn]
+    if (a.ndim, b.ndim) != ndims:
+        raise InvalidArgument(
+            f"{fn}: operands must be {ndims[0]}-D and {ndims[1]}-D, got shapes {a.shape!r}, {b.shape!r}"
+        )
+    if fn == "bmm" and a.shape[0] != b.shape[0]:
+        raise InvalidArgument(f"bmm: batch sizes differ (no broadcasting), got shapes {a.shape!r}, {b.shape!r}")
+    if fn == "dot" and a.shape != b.shape:
+        raise InvalidArgument(f"dot: operands must have the same length, got shapes {a.shape!r}, {b.shape!r}")
+    return a, b
+
+
+def mm(a: Array, b: Array) -> Array:
+    """``torch.mm``: (n, m) @ (m, p)."""
+    return matmul(*_product_operands("mm", a, b))
+
+
+def bmm(a: Array, b: Array) -> Array:
+    """``torch.bmm``: (b, n, m) @ (b, m, p), equal batch sizes."""
+    return matmul(*_product_operands("bmm", a, b))
+
+
+def mv(a: Array, v: Array) -> Array:
+    """``torch.mv``: (n, m) @ (m,)."""
+    return matmul(*_product_operands("mv", a, v))
+
+
+def dot(a: Array, b: Array) -> Array:
+    """``torch.dot``: the inner product of two 1-D arrays of one length (a 0-d result)."""
+    return matmul(*_product_operands("dot", a, b))
+
+
+def mm_vjp(a: Array, b: Array, g: Array) -> tuple[Array, Array]:
+    return matmul_vjp(*_product_operands("mm", a, b), g)
+
+
+def bmm_vjp(a: Array, b: Array, g: Array) -> tuple[Array, Array]:
+    return matmul_vjp(*_product_operands("bmm", a, b), g)
+
+
+def mv_vjp(a: Array, v: Array, g: Array) -> tuple[Array, Array]:
+    return matmul_vjp(*_product_operands("mv", a, v), g)
+
+
+def dot_vjp(a: Array, b: Array, g: Array) -> tuple[Array, Array]:
+    return matmul_vjp(*_product_operands("dot", a, b), g)
+
+
+_SCALED = {"addmm": mm, "baddbmm": bmm, "addmv": mv}
+_SCALED_VJP = {"addmm": mm_vjp, "baddbmm": bmm_vjp, "addmv": mv_vjp}
+
+
+def _scaled_sum(fn: str, input: Array, a: Array, b: Array, beta: float, alpha: float) -> Array:
+    product = _SCALED[fn](a, b)
+    input = _f64(input)
+    try:
+        broadcasts = np.broadcast_shapes(input.shape, product.shape) == product.shape
+    except ValueError:
+        broadcasts = False
+    if not broadcasts:
+        raise InvalidArgument(f"{fn}: input of shape {input.shape!r} does not broadcast to {product.shape!r}")
+    scaled = alpha * product
+    return np.broadcast_to(scaled, product.shape).copy() if beta == 0 else beta * input + scaled
+
+
+def _scaled_sum_vjp(
+    fn: str, input: Array, a: Array, b: Array, g: Array, beta: float, alpha: float
+) -> tuple[Array, Array, Array]:
+    g = _f64(g)
+    ga, gb = _SCALED_VJP[fn](a, b, g)
+    return beta * sum_to_shape(g, np.shape(input)), alpha * ga, alpha * gb
+
+
+def addmm(input: Array, mat1: Array, mat2: Array, *, beta: float = 1.0, alpha: float = 1.0) -> Array:
+    """``torch.addmm``: β·input + α·(mat1 @ mat2), input broadcast; β = 0 ignores input."""
+    return _scaled_sum("addmm", input, mat1, mat2, beta, alpha)
+
+
+def baddbmm(input: Array, batch1: Array, batch2: Array, *, beta: float = 1.0, alpha: float = 1.0) -> Array:
+    """``torch.baddbmm``: β·input + α·bmm(batch1, batch2), input broadcast; β = 0 ignores input."""
+    return _scaled_sum("baddbmm", input, batch1, batch2, beta, alpha)
+
+
+def addmv(input: Array, mat: Array, vec: Array, *, beta: float = 1.0, alpha: float = 1.0) -> Array:
+    """``torch.addmv``: β·input + α·(mat @ vec), input broadcast; β = 0 ignores input."""
+    return _scaled_sum("addmv", input, mat, vec, beta, alpha)
+
+
+def addmm_vjp(
+    input: Array, mat1: Array, mat2: Array, g: Array, *, beta: float = 1.0, alpha: float = 1.0
+) -> tuple[Array, Array, Array]:
+    """(β·Σ g over input's broadcast dims, α·g mat2ᵀ, α·mat1ᵀ g)."""
+    return _scaled_sum_vjp("addmm", input, mat1, mat2, g, beta, alpha)
+
+
+def baddbmm_vjp(
+    input: Array, batch1: Array, batch2: Array, g: Array, *, beta: float = 1.0, alpha: float = 1.0
+) -> tuple[Array, Array, Array]:
+    return _scaled_sum_vjp("baddbmm", input, batch1, batch2, g, beta, alpha)
+
+
+def addmv_vjp(
+    input: Array, mat: Array, vec: Array, g: Array, *, beta: float = 1.0, alpha: float = 1.0
+) -> tuple[Array, Array, Array]:
+    return _scaled_sum_vjp("addmv", input, mat, vec, g, beta, alpha)

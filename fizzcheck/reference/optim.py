@@ -33,9 +33,11 @@ __all__ = [
     "DEFAULTS",
     "SGD",
     "Parameter",
+    "SGDDerivatives",
     "SGDUpdate",
     "check_hyper_parameters",
     "sgd_update",
+    "sgd_update_derivatives",
 ]
 
 Array = np.ndarray
@@ -212,3 +214,84 @@ class SGD:
                 p.data = result.new_param
                 updates[p] = result
         return updates
+
+
+# --- derivatives of one step (SGD(differentiable=True)) -------------------------------
+
+
+@dataclass(frozen=True)
+class SGDDerivatives:
+    """The Jacobians of one SGD step for one parameter, and their rounding magnitudes.
+
+    The update is linear in θ, g and b with scalar coefficients, so every Jacobian is a scalar
+    multiple of the identity; the fields are those scalars. With s = −1 if maximize else 1 and
+    the chain d → b' → n → θ' of :func:`sgd_update`::
+
+        d  = s g + λ θ              ∂d/∂θ = λ          ∂d/∂g = s
+        b' = d  (first step)        ∂b'/∂d = 1         (no b to differentiate)
+        b' = μ b + (1 − τ) d        ∂b'/∂d = 1 − τ     ∂b'/∂b = μ
+        n  = d + μ b' (nesterov)    ∂n/∂d = 1 + μ ∂b'/∂d,  ∂n/∂b = μ ∂b'/∂b
+        n  = b'  (momentum ≠ 0)     ∂n/∂d = ∂b'/∂d,        ∂n/∂b = ∂b'/∂b
+        n  = d   (momentum = 0)     ∂n/∂d = 1
+        θ' = θ − γ n                ∂θ'/∂θ = 1 − γ λ ∂n/∂d,  ∂θ'/∂g = −γ s ∂n/∂d,  ∂θ'/∂b = −γ ∂n/∂b
+                                    ∂b'/∂θ = λ ∂b'/∂d,       ∂b'/∂g = s ∂b'/∂d
+
+    ``magnitude`` holds the same sums of path products with every factor replaced by its
+    absolute value (Σ over paths of |product|): what a rounding bound of a computed derivative
+    is proportional to.
+    """
+
+    param_param: float
+    """∂θ'/∂θ."""
+    param_grad: float
+    """∂θ'/∂g (g as stored in ``.grad``, before maximize's sign flip)."""
+    param_buffer: float | None
+    """∂θ'/∂b; None without a buffer before the step."""
+    buffer_param: float | None
+    """∂b'/∂θ; None when momentum is 0 (no buffer after the step)."""
+    buffer_grad: float | None
+    """∂b'/∂g; None when momentum is 0."""
+    buffer_buffer: float | None
+    """∂b'/∂b; None without a buffer before the step."""
+    magnitude: Mapping[str, float]
+    """field name → Σ over paths of |path product| (for the fields that are not None)."""
+
+
+def _chain(hyper: Mapping[str, Any], has_buffer: bool, absolute: bool) -> dict[str, float | None]:
+    """The chain rule of :class:`SGDDerivatives`; with ``absolute`` every factor is |factor|."""
+    f = abs if absolute else (lambda x: x)
+    lr, momentum, dampening = f(float(hyper["lr"])), f(float(hyper["momentum"])), float(hyper["dampening"])
+    weight_decay = f(float(hyper["weight_decay"]))
+    sign = 1.0 if (absolute or not hyper["maximize"]) else -1.0
+    out: dict[str, float | None] = dict.fromkeys(
+        ("param_param", "param_grad", "param_buffer", "buffer_param", "buffer_grad", "buffer_buffer")
+    )
+    if hyper["momentum"] == 0:
+        n_d, n_b = 1.0, None
+    else:
+        b_d = f(1.0 - dampening) if has_buffer else 1.0
+        b_b = momentum if has_buffer else None
+        if hyper["nesterov"]:
+            n_d, n_b = 1.0 + momentum * b_d, (None if b_b is None else momentum * b_b)
+        else:
+            n_d, n_b = b_d, b_b
+        out.update(buffer_param=weight_decay * b_d, buffer_grad=sign * b_d, buffer_buffer=b_b)
+    out.update(
+        param_param=1.0 + lr * weight_decay * n_d if absolute else 1.0 - lr * weight_decay * n_d,
+        param_grad=(lr if absolute else -lr) * sign * n_d,
+        param_buffer=None if n_b is None else (lr if absolute else -lr) * n_b,
+    )
+    return out
+
+
+def sgd_update_derivatives(hyper: Mapping[str, Any], *, has_buffer: bool) -> SGDDerivatives:
+    """The Jacobians of :func:`sgd_update` with respect to θ, g and (with ``has_buffer``) b.
+
+    ``has_buffer``: the parameter had a momentum buffer before the step (False: the step that
+    creates it, b' = d). Hyper-parameters are the group's, as :func:`sgd_update` takes them.
+    """
+    if has_buffer and hyper["momentum"] == 0:
+        raise ValueError("has_buffer=True needs a momentum: without one SGD keeps no buffer")
+    exact = _chain(hyper, has_buffer, absolute=False)
+    magnitude = {k: v for k, v in _chain(hyper, has_buffer, absolute=True).items() if v is not None}
+    return SGDDerivatives(**exact, magnitude=magnitude)  # type: ignore[arg-type]

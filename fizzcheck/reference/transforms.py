@@ -137,15 +137,17 @@ def cross_entropy_sample_cotangent(
     for ``sum``/``none``, and ``0`` when ``target == ignore_index``; so
     ∂loss/∂log s_c = G_c = −a [(1 − ε) w_t δ_ct + (ε/C) w_c].
     """
+    # a batch of one through the batch reference (fizzcheck.reference.ops.cross_entropy_cotangent)
     logits = np.asarray(logits, dtype=np.float64)
-    classes = logits.shape[-1]
-    w = np.ones(classes) if weight is None else np.asarray(weight, dtype=np.float64)
-    if target == ignore_index:
-        return np.zeros(classes)
-    a = 1.0 / w[target] if reduction == "mean" else 1.0
-    big_g = -(label_smoothing / classes) * a * w
-    big_g[target] -= (1.0 - label_smoothing) * a * w[target]
-    return big_g
+    return ops.cross_entropy_cotangent(
+        logits[None],
+        np.array([target]),
+        1.0,
+        reduction,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+    )[0]
 
 
 def cross_entropy_sample(logits: Array, target: int, **options: Any) -> float:

@@ -59,14 +59,15 @@ def test_behaviour_change_probe_agrees_with_the_table(change):
 
 
 def test_the_defects_the_suite_knows_show_on_the_pinned_torch():
-    """torch 2.13.0 (constraints.txt) has both; the table says so, and the probes find them."""
+    """On the pinned torch (constraints.txt) the probes find on the CPU what the table records: every
+    CPU defect present; a defect seen on CUDA only (recorded "absent (cpu; …)") absent."""
     pinned = re.search(r"^torch==(\S+)", (ROOT / "constraints.txt").read_text(), re.MULTILINE)
     assert pinned is not None
     if pinned.group(1) != RELEASE:
         pytest.skip(f"runs on the pinned torch {pinned.group(1)}; this is {RELEASE}")
     for defect in DEFECTS.values():
-        assert defect.checked[RELEASE].startswith("present")
-        assert state(defect, "cpu") == "present"
+        assert defect.checked[RELEASE].split(" ")[0] == state(defect, "cpu"), defect.id
+    assert sum(d.checked[RELEASE].startswith("present") for d in DEFECTS.values()) >= 3
 
 
 def test_symptoms_match_exception_groups_only_when_every_member_matches():
