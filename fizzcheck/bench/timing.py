@@ -39,6 +39,7 @@ __all__ = [
     "LoadMonitor",
     "bench_threads",
     "bootstrap_median_ci",
+    "calibrate",
     "cpu_times",
     "interleaved",
     "is_busy",
@@ -94,21 +95,28 @@ def _calibrate(fn: Callable[[], Any]) -> int:
     return max(1, min(100_000, math.ceil(BATCH_S / max(best, 1e-9))))
 
 
+def calibrate(fns: Mapping[Any, Callable[[], Any]]) -> dict[Any, int]:
+    """Calls per batch of every callable (each warmed up by its calibration calls)."""
+    return {key: _calibrate(fn) for key, fn in fns.items()}
+
+
 def interleaved(
     fns: Mapping[Any, Callable[[], Any]],
     *,
     min_rounds: int,
     max_time: float,
     seed: int = 0,
+    calls: Mapping[Any, int] | None = None,
 ) -> dict[Any, np.ndarray]:
     """Per-call times of every callable, one batch each per round, the order shuffled per round.
 
     Rounds continue until ``min_rounds`` are done and ``max_time`` seconds (all callables
     together) have passed, but stop at ``HARD_LIMIT`` × ``max_time`` once ``MIN_ROUNDS_FLOOR``
     rounds are done (a slow call — a whole epoch in numpy — cannot hold the sweep for
-    ``min_rounds`` calls). Each callable is warmed up and calibrated first."""
+    ``min_rounds`` calls). Each callable is warmed up and calibrated first, unless ``calls`` (calls
+    per batch, from :func:`calibrate`) says how many calls make a batch."""
     order = list(fns)
-    calls = {key: _calibrate(fns[key]) for key in order}
+    calls = dict(calls) if calls is not None else calibrate(fns)
     samples: dict[Any, list[float]] = {key: [] for key in order}
     shuffle = random.Random(seed)
     deadline = time.perf_counter() + max_time
@@ -128,7 +136,10 @@ def interleaved(
                     fn()
                 samples[key].append((time.perf_counter() - start) / n)
             rounds += 1
-            gc.collect()  # between rounds, outside every timed batch
+            # between rounds, outside every timed batch: the young generation only. A full
+            # collection walks every object torch, numpy and pandas made (0.1-0.2 s here): once
+            # per round it used most of a case's time budget and left 5-9 rounds per case.
+            gc.collect(0)
     finally:
         if collecting:
             gc.enable()

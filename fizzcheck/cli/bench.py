@@ -16,8 +16,8 @@ __all__ = ["COMMON", "MODES", "bench", "bench_command"]
 
 MODES: dict[str, list[str]] = {
     # every case × implementation × device at three sizes from the seed's, float32 (+ the float64
-    # numpy reference); per benchmark about 0.15 s of interleaved rounds, at least 10 rounds
-    "quick": ["--bench-mode=quick", "--benchmark-max-time=0.15", "--benchmark-min-rounds=10"],
+    # numpy reference); per benchmark about 0.4 s of interleaved rounds in 11 passes, at least 22 rounds
+    "quick": ["--bench-mode=quick", "--benchmark-max-time=0.4", "--benchmark-min-rounds=22"],
     # the whole size sweep, every dtype, longer timing
     "full": ["--bench-mode=full", "--benchmark-max-time=1.0", "--benchmark-min-rounds=25"],
 }

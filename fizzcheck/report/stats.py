@@ -12,11 +12,12 @@ rounds of each side independently, with a fixed seed so a comparison is reproduc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["COMPARE_QUANTILE", "RESAMPLES", "location", "mann_whitney_u", "ratio_ci"]
+__all__ = ["COMPARE_QUANTILE", "RESAMPLES", "location", "mann_whitney_u", "pass_locations", "ratio_ci"]
 
 COMPARE_QUANTILE = 0.25
 """The location compared: the lower quartile of the per-round times. A competing process
@@ -32,16 +33,57 @@ def location(samples: np.ndarray) -> float:
     return float(np.quantile(np.asarray(samples, dtype=float), COMPARE_QUANTILE))
 
 
+def pass_locations(samples: np.ndarray, passes: Sequence[int]) -> np.ndarray:
+    """:func:`location` of each pass's rounds (``passes``: rounds per pass, in order)."""
+    bounds = np.cumsum([0, *passes])
+    return np.array([location(samples[lo:hi]) for lo, hi in itertools.pairwise(bounds) if hi > lo])
+
+
+def _per_pass(yardstick: Sequence[float] | None, locations: np.ndarray) -> bool:
+    """Whether ``yardstick`` holds one positive finite time per pass."""
+    if yardstick is None or len(yardstick) != len(locations):
+        return False
+    values = np.asarray(yardstick, dtype=float)
+    return bool(np.all(np.isfinite(values) & (values > 0)))
+
+
 def ratio_ci(
-    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *, level: float = 0.95, seed: int = 0
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    *,
+    level: float = 0.95,
+    seed: int = 0,
+    passes_a: Sequence[int] | None = None,
+    passes_b: Sequence[int] | None = None,
+    yardstick_a: Sequence[float] | None = None,
+    yardstick_b: Sequence[float] | None = None,
 ) -> tuple[float, float, float]:
     """``(ratio, low, high)``: ``location(b) / location(a)`` and its percentile-bootstrap
-    confidence interval at ``level``. NaNs when a side is empty."""
+    confidence interval at ``level``. NaNs when a side is empty.
+
+    With ``passes_a`` and ``passes_b`` (rounds per pass, :data:`fizzcheck.bench.groups.PASSES`)
+    the unit of resampling is the pass, not the round: each side's location is the median of its
+    passes' locations, and the bootstrap resamples passes. Rounds of one pass share that moment's
+    load, so they are not independent; passes spread over the sweep are, and their spread is what a
+    second run of the same code would show.
+
+    With ``yardstick_a`` and ``yardstick_b`` too (per pass, the time of a fixed workload timed in the
+    same rounds: :func:`fizzcheck.bench.groups.yardstick`) each pass's location is divided by its
+    yardstick first: the case's cost in units of the machine's speed at that moment."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     if len(a) == 0 or len(b) == 0:
         return float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
+    if passes_a is not None and passes_b is not None and sum(passes_a) == len(a) and sum(passes_b) == len(b):
+        la, lb = pass_locations(a, passes_a), pass_locations(b, passes_b)
+        if _per_pass(yardstick_a, la) and _per_pass(yardstick_b, lb):
+            la, lb = la / np.asarray(yardstick_a, dtype=float), lb / np.asarray(yardstick_b, dtype=float)
+        ma = np.median(rng.choice(la, size=(RESAMPLES, len(la))), axis=1)
+        mb = np.median(rng.choice(lb, size=(RESAMPLES, len(lb))), axis=1)
+        tail = (1.0 - level) / 2.0
+        low, high = np.quantile(mb / ma, [tail, 1.0 - tail])
+        return float(np.median(lb) / np.median(la)), float(low), float(high)
     qa = np.quantile(rng.choice(a, size=(RESAMPLES, len(a))), COMPARE_QUANTILE, axis=1)
     qb = np.quantile(rng.choice(b, size=(RESAMPLES, len(b))), COMPARE_QUANTILE, axis=1)
     tail = (1.0 - level) / 2.0

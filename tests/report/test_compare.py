@@ -413,3 +413,32 @@ def test_compare_false_alarms_and_power_with_a_core_kept_busy(tmp_path):
     )
     assert false_alarms <= 0.01 * compared, "more than 1 % of unchanged rows called a change"
     assert detected >= 0.8 * planted, "the planted 20 % slowdown was missed in more than 1 row in 5"
+
+
+# --- passes: the unit of resampling -----------------------------------------------------
+
+
+def _passes(rng, locations, rounds=6):
+    """Rounds of a case taken in passes, each pass around its own location (1 % jitter)."""
+    samples = np.concatenate([loc * (1 + 0.01 * rng.random(rounds)) for loc in locations])
+    return samples, [rounds] * len(locations)
+
+
+def test_a_burst_that_spoils_passes_is_not_a_change_but_a_steady_shift_is():
+    from fizzcheck.report.stats import ratio_ci
+
+    rng = np.random.default_rng(3)
+    a, passes_a = _passes(rng, [1.0] * 7)
+    # B: the same code, two passes each hit by a burst of load for their whole duration (timed in
+    # one stretch, as before passes, a burst covered all of a case's rounds: a tight, wrong interval)
+    b, passes_b = _passes(rng, [1.0, 2.0, 1.0, 1.0, 2.0, 1.0, 1.0])
+    ratio, low, _ = ratio_ci(a, b, level=0.99, passes_a=passes_a, passes_b=passes_b)
+    assert 0.98 < ratio < 1.02  # the median of the passes' locations
+    assert low < 1.1  # never called a change
+    # a real 30 % slowdown shows in every pass
+    slow, passes_slow = _passes(rng, [1.3] * 7)
+    ratio, low, _ = ratio_ci(a, slow, level=0.99, passes_a=passes_a, passes_b=passes_slow)
+    assert 1.25 < ratio < 1.35
+    assert low > 1.2
+    # passes that do not add up to the samples (a hand-edited file): the rounds are resampled
+    assert ratio_ci(a, slow, level=0.99, passes_a=[1], passes_b=passes_slow)[1] > 1.2
