@@ -113,7 +113,7 @@ BAD_FILES = [
         "bad-outcome",
         _edit(_valid_properties(), lambda d: d["properties"][3].update(outcome="exploded")),
         'properties[3].outcome is "exploded"; expected one of passed, failed, error, skipped, known_defect, '
-        'not_available, behaviour_changed',
+        "not_available, behaviour_changed",
     ),
     (
         "missing-nodeid",
