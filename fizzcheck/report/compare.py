@@ -44,6 +44,7 @@ from fizzcheck.report.load import Results, samples_array
 from fizzcheck.report.markdown import md_code, md_text
 from fizzcheck.report.plots import format_seconds
 from fizzcheck.report.stats import COMPARE_QUANTILE, mann_whitney_u, ratio_ci
+from fizzcheck.report.stats import pass_level as passes_level
 
 __all__ = [
     "COMPARE_KEY",
@@ -206,8 +207,8 @@ def compare_results(
         pass_level.append(
             yard_a is not None
             and yard_b is not None
-            and sum(passes_a or ()) == len(samples_a)
-            and sum(passes_b or ()) == len(samples_b)
+            and passes_level(samples_a, passes_a)
+            and passes_level(samples_b, passes_b)
         )
         ratios.append(ratio)
         lows.append(low)

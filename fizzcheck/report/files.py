@@ -21,7 +21,7 @@ from fizzcheck.errors import FizzcheckError
 from fizzcheck.report.build import Report, build_report
 from fizzcheck.report.cells import is_missing
 from fizzcheck.report.html import index_html
-from fizzcheck.report.load import Results
+from fizzcheck.report.load import LIST_COLUMNS, Results
 from fizzcheck.report.markdown import summary_markdown
 
 __all__ = ["REPORT_PREFIX", "save_report", "write_csv", "write_report"]
@@ -66,7 +66,7 @@ def _csv_tables(report: Report) -> dict[str, pd.DataFrame]:
     return {
         "verification.csv": results.verification,
         "verification_summary.csv": report.verification,
-        "speed.csv": results.speed.drop(columns="samples"),
+        "speed.csv": results.speed.drop(columns=list(LIST_COLUMNS)),  # raw samples stay in the JSON
         "speed_summary.csv": report.speed,
         "machines.csv": results.machines,
         "peaks.csv": results.peaks,

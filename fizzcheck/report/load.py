@@ -41,6 +41,7 @@ from fizzcheck.results.schema import (
 from fizzcheck.results.validate import FileContents, ResultFileError, parse_result_document, read_result_file
 
 __all__ = [
+    "LIST_COLUMNS",
     "MACHINE_COLUMNS",
     "PEAK_COLUMNS",
     "SPEED_COLUMNS",
@@ -57,7 +58,7 @@ _RUN_COLUMNS = ("run_id", "machine_id", "created", "file")
 _RECOMPUTED = ("gflops", "gbps", "iqr_over_median")
 """Speed columns the loader derives from ``stats`` (as :func:`fizzcheck.bench.runner.derived_metrics` does)."""
 _BENCHMARK_RECORDS = (BenchmarkCase, BenchmarkMetrics, BenchmarkStats)
-_LISTS = ("samples", "passes", "yardstick_s")
+LIST_COLUMNS = _LISTS = ("samples", "passes", "yardstick_s")
 """List-valued speed columns (the rounds; rounds per pass; the yardstick per pass), kept as objects, last."""
 
 VERIFICATION_COLUMNS = (*column_names(PropertyRow), *_RUN_COLUMNS)

@@ -17,7 +17,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["COMPARE_QUANTILE", "RESAMPLES", "location", "mann_whitney_u", "pass_locations", "ratio_ci"]
+__all__ = [
+    "COMPARE_QUANTILE",
+    "MIN_PASSES",
+    "RESAMPLES",
+    "location",
+    "mann_whitney_u",
+    "pass_level",
+    "pass_locations",
+    "ratio_ci",
+]
 
 COMPARE_QUANTILE = 0.25
 """The location compared: the lower quartile of the per-round times. A competing process
@@ -37,6 +46,16 @@ def pass_locations(samples: np.ndarray, passes: Sequence[int]) -> np.ndarray:
     """:func:`location` of each pass's rounds (``passes``: rounds per pass, in order)."""
     bounds = np.cumsum([0, *passes])
     return np.array([location(samples[lo:hi]) for lo, hi in itertools.pairwise(bounds) if hi > lo])
+
+
+MIN_PASSES = 5
+"""Fewest passes a side needs for the pass-level interval (the median of fewer is no estimate of
+its spread); with fewer the rounds are resampled."""
+
+
+def pass_level(samples: Sequence[float] | np.ndarray, passes: Sequence[int] | None) -> bool:
+    """Whether ``passes`` (rounds per pass) describe ``samples`` and are enough for the pass-level interval."""
+    return passes is not None and len(passes) >= MIN_PASSES and sum(passes) == len(samples)
 
 
 def _per_pass(yardstick: Sequence[float] | None, locations: np.ndarray) -> bool:
@@ -75,7 +94,9 @@ def ratio_ci(
     if len(a) == 0 or len(b) == 0:
         return float("nan"), float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    if passes_a is not None and passes_b is not None and sum(passes_a) == len(a) and sum(passes_b) == len(b):
+    if pass_level(a, passes_a) and pass_level(b, passes_b):
+        assert passes_a is not None
+        assert passes_b is not None
         la, lb = pass_locations(a, passes_a), pass_locations(b, passes_b)
         if _per_pass(yardstick_a, la) and _per_pass(yardstick_b, lb):
             la, lb = la / np.asarray(yardstick_a, dtype=float), lb / np.asarray(yardstick_b, dtype=float)
