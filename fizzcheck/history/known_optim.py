@@ -496,9 +496,9 @@ OPTIM_DEFECTS: tuple[KnownDefect, ...] = (
         checked={
             "2.0.1": "not applicable: no SGD(fused=...)",
             "2.1.2": "not applicable: no SGD(fused=...)",
-            "2.4.1": "not probed yet",
+            "2.4.1": "absent (cpu; cuda not probed)",
             "2.13.0": "absent (cpu; cuda not probed: 2.11.0+cu130 on an H200 has it)",
-            "2.14.1": "not probed yet",
+            "2.14.1": "absent (cpu; cuda not probed)",
         },
         upstream=None,
         related=("sgd-tensor-lr-two-elements",),
