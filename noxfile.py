@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nox
@@ -100,9 +101,9 @@ def tests(session: nox.Session) -> None:
     """
     _install(session, "parallel")
     session.env.setdefault("FIZZCHECK_PROFILE", "ci")
-    results = Path(session.create_tmp()) / "surface"
-    shutil.rmtree(results, ignore_errors=True)
-    results.mkdir(parents=True)
+    # outside the checkout, and not session.create_tmp(): that points TMPDIR into .nox/, where the
+    # nested pytest runs of fizzcheck's own tests would find this repository's pyproject.toml
+    results = Path(tempfile.mkdtemp(prefix="fizzcheck-surface-"))
     _run(
         session,
         "pytest",

@@ -14,7 +14,8 @@ from fizzcheck.bounds.rounding import compound
 def test_compound_bounds_every_product_of_relative_errors(errors):
     s = float(np.sum(np.abs(errors)))
     worst = abs(float(np.prod(1.0 + np.asarray(errors))) - 1.0)
-    assert compound(s) >= worst * (1 - 1e-12)
+    # the product itself is computed in float64: allow its own rounding (one ulp per factor)
+    assert compound(s) >= worst - len(errors) * np.finfo(float).eps * (1 + worst)
 
 
 @pytest.mark.parametrize("s", [0.0, 0.25, 0.49, 0.5, 1.0, 1.5, 10.0])
