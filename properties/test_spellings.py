@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fizzcheck.bounds.ops as ftol
@@ -488,10 +488,17 @@ def _run_op(target: Target, device: str, dtype: str, data: st.DataObject, op: st
             )
 
 
+PER_OP = settings(max_examples=max(5, settings().max_examples // len(VARIANTS)))
+"""The profile's examples shared by the ops (14 each at ci). The op is parametrised, not drawn: drawn,
+CI's newer Hypothesis never drew log_softmax in three dtypes at the ci profile (the surface gate,
+``fizzcheck surface --require-all``, failed on ``spelling[op=log_softmax,dtype=float32]``)."""
+
+
 @pytest.mark.cpu_low_precision
+@pytest.mark.parametrize("op", tuple(VARIANTS))
+@PER_OP
 @given(data=st.data())
-def test_spellings(target, device, dtype, data):
-    op = data.draw(st.sampled_from(tuple(VARIANTS)), label="op")
+def test_spellings(target, device, dtype, op, data):
     _run_op(target, device, dtype, data, op)
 
 
