@@ -80,6 +80,16 @@ def yardstick() -> Callable[[], Any]:
     return lambda: torch.mm(a, b)
 
 
+YARDSTICK_QUANTILE = 0.25
+"""The yardstick's location per pass: the lower quartile, the location fizzcheck compare uses for a
+case's rounds (fizzcheck.report.stats.COMPARE_QUANTILE; bench does not import the report)."""
+
+
+def _seed(params: CaseParams) -> int:
+    """A group's seed (round order, bootstrap): the same for every run of the same group."""
+    return int.from_bytes(hashlib.sha256("/".join(group_key(params)).encode()).digest()[:4], "little")
+
+
 class GroupTimer:
     """Times the whole selection when the first benchmark asks: every group (case × device × dtype
     × size) is prepared and checked, then timed in :data:`PASSES` passes, the groups in a fresh
@@ -115,9 +125,7 @@ class GroupTimer:
                 run = ready[params][0].run
                 fns[params] = planted_slowdown(run) if params.case == plant else run
             if fns:
-                key = "/".join(group_key(members[0]))
-                seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little")
-                timed_groups.append((seed, fns, calibrate(fns)))
+                timed_groups.append((_seed(members[0]), fns, calibrate(fns)))
         samples: dict[CaseParams, list[np.ndarray]] = {p: [] for p in ready}
         yard: dict[CaseParams, list[float]] = {p: [] for p in ready}
         stick = yardstick()
@@ -136,15 +144,14 @@ class GroupTimer:
                     seed=seed + pass_index,
                     calls={**calls, YARDSTICK: stick_calls},
                 )
-                stick_s = float(np.quantile(got.pop(YARDSTICK), 0.25))
+                stick_s = float(np.quantile(got.pop(YARDSTICK), YARDSTICK_QUANTILE))
                 for params, values in got.items():
                     samples[params].append(values)
                     yard[params].append(stick_s)
         for params, (prepared, ratios) in ready.items():
-            seed = int.from_bytes(hashlib.sha256("/".join(group_key(params)).encode()).digest()[:4], "little")
             values = np.concatenate(samples[params])
             extra = extra_info(params, prepared, ratios, self.threads)
-            summary = summarize(values, seed=seed)
+            summary = summarize(values, seed=_seed(params))
             extra["ci_low_s"], extra["ci_high_s"] = summary["ci_low_s"], summary["ci_high_s"]
             extra["timing"] = "interleaved"
             extra["passes"] = [len(v) for v in samples[params]]

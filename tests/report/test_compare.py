@@ -442,3 +442,47 @@ def test_a_burst_that_spoils_passes_is_not_a_change_but_a_steady_shift_is():
     assert low > 1.2
     # passes that do not add up to the samples (a hand-edited file): the rounds are resampled
     assert ratio_ci(a, slow, level=0.99, passes_a=[1], passes_b=passes_slow)[1] > 1.2
+
+
+def _in_passes(results, rng, *, slowdown: dict[str, float] | None = None, passes: int = 11, rounds: int = 4):
+    """``results`` as the runner now writes them on a busy machine: each row's rounds in ``passes``
+    passes, the machine 25 % slower in a random half of the passes (as seen here for seconds at a
+    time), the yardstick slowed alike; rows of the ``case/implementation`` keys in ``slowdown``
+    run that much slower in every pass."""
+    import dataclasses
+
+    speed = results.speed.copy()
+    all_samples, all_yard = [], []
+    for case, implementation, median in zip(speed["case"], speed["implementation"], speed["median_s"], strict=True):
+        machine = np.where(rng.random(passes) < 0.5, 1.25, 1.0)
+        cost = median * (slowdown or {}).get(f"{case}/{implementation}", 1.0)
+        values = np.concatenate([cost * m * (1 + 0.02 * rng.random(rounds)) for m in machine])
+        all_samples.append(values.tolist())
+        all_yard.append((40e-6 * machine * (1 + 0.01 * rng.random(passes))).tolist())
+    speed["samples"], speed["yardstick_s"] = all_samples, all_yard
+    speed["passes"] = [[rounds] * passes for _ in all_samples]
+    speed["median_s"] = [float(np.median(v)) for v in all_samples]
+    speed["busy"] = True
+    return dataclasses.replace(results, speed=speed)
+
+
+def test_busy_runs_in_passes_call_a_steady_change_and_nothing_else(tmp_path):
+    """With passes and a yardstick the interval holds the machine's swing: the same code gives no
+    call, a 20 % slowdown of one case is called in every row, even on a busy machine."""
+    from fizzcheck.bench.groups import YARDSTICK_QUANTILE
+    from fizzcheck.report.stats import COMPARE_QUANTILE
+
+    assert YARDSTICK_QUANTILE == COMPARE_QUANTILE  # the yardstick and the case are located alike
+    base = load_results([_runs(tmp_path, "a", seed=1)])
+    rng = np.random.default_rng(11)
+    same = compare_results(_in_passes(base, rng), _in_passes(base, rng))
+    assert same.busy
+    assert same.regressions.empty
+    assert same.improvements.empty
+    planted = {"matmul/torch_nn": 1.2}
+    slow = compare_results(_in_passes(base, rng), _in_passes(base, rng, slowdown=planted))
+    called = set(zip(slow.regressions["case"], slow.regressions["implementation"], strict=True))
+    assert called == {("matmul", "torch_nn")}
+    assert len(slow.regressions) == int(
+        ((base.speed["case"] == "matmul") & (base.speed["implementation"] == "torch_nn")).sum()
+    )
